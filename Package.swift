@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Data-plane targets drop dynamic exclusivity checks in release builds only
+// (measured: the largest single cost in class-based dispatch; see
+// shared/reference/swift-perf.md §3.3). Debug and test builds keep them.
+let dataPlaneRelease: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C shims and system libraries.
+        .target(name: "CSysShim", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure modules: no I/O, no Foundation.
+        .target(name: "SluiceCore"),
+        .target(name: "HTTP1", dependencies: ["SluiceCore"]),
+
+        // Wrappers over the system libraries.
+        .target(name: "TLS", dependencies: ["COpenSSL", "CTLSShim"]),
+        .target(name: "Compression", dependencies: ["CZlib"]),
+
+        // The only module that makes socket/epoll calls.
+        .target(name: "EventLoop", dependencies: ["CSysShim", "SluiceCore"], swiftSettings: dataPlaneRelease),
+
+        .executableTarget(name: "sluice", dependencies: [
+            "SluiceCore", "HTTP1", "EventLoop", "TLS", "Compression",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // libFuzzer entry points; built by scripts/fuzz with -sanitize=fuzzer.
+        .executableTarget(name: "FuzzHTTP1Request", dependencies: ["HTTP1"]),
+        .executableTarget(name: "FuzzHTTP1Response", dependencies: ["HTTP1"]),
+        // Parser micro-benchmark (scripts/parser-bench).
+        .executableTarget(name: "ParserBench", dependencies: ["HTTP1"]),
+
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], resources: []),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
+    ]
+)

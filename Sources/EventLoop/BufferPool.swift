@@ -1,0 +1,75 @@
+/// Index of a buffer in a `BufferPool`; -1 means none.
+public typealias BufferID = Int32
+
+/// Fixed-size I/O buffers for one loop, allocated in chunks and recycled,
+/// so reads and writes allocate nothing once warm. Buffers carry a
+/// reference count so one read buffer can back several queued writes
+/// (slices of a head, say). `take` returns nil past `maxBuffers`: that is
+/// back-pressure, never a malloc on the request path.
+///
+/// Not thread-safe: owned by one loop.
+public final class BufferPool {
+    public let bufferSize: Int
+    public let maxBuffers: Int
+    private let perChunk: Int
+    private var chunks: [UnsafeMutableRawPointer] = []
+    private var free: [BufferID] = []
+    private var refs: [UInt32] = []
+    public private(set) var inUse = 0
+    /// The most buffers ever in use at once.
+    public private(set) var highWater = 0
+
+    public init(bufferSize: Int = 16384, maxBuffers: Int = 1 << 20, perChunk: Int = 64) {
+        self.bufferSize = bufferSize
+        self.maxBuffers = maxBuffers
+        self.perChunk = perChunk
+    }
+
+    deinit { for c in chunks { c.deallocate() } }
+
+    /// Buffers allocated so far (in use or free).
+    public var allocated: Int { refs.count }
+
+    /// A buffer with a reference count of one, or nil when the pool is at its cap.
+    public func take() -> BufferID? {
+        if free.isEmpty {
+            guard refs.count < maxBuffers else { return nil }
+            grow()
+        }
+        let id = free.removeLast()
+        refs[Int(id)] = 1
+        inUse += 1
+        if inUse > highWater { highWater = inUse }
+        return id
+    }
+
+    public func retain(_ id: BufferID) { refs[Int(id)] += 1 }
+
+    public func release(_ id: BufferID) {
+        let i = Int(id)
+        precondition(refs[i] > 0, "buffer released twice")
+        refs[i] -= 1
+        if refs[i] == 0 {
+            free.append(id)
+            inUse -= 1
+        }
+    }
+
+    @inline(__always)
+    public func pointer(_ id: BufferID) -> UnsafeMutableRawPointer {
+        let i = Int(id)
+        return chunks[i / perChunk] + (i % perChunk) * bufferSize
+    }
+
+    private func grow() {
+        let n = min(perChunk, maxBuffers - refs.count)
+        // 64-byte alignment keeps buffers on their own cache lines.
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: perChunk * bufferSize, alignment: 64)
+        chunks.append(chunk)
+        let first = refs.count
+        refs.append(contentsOf: repeatElement(0, count: n))
+        free.reserveCapacity(refs.count)
+        // Push in reverse so the lowest id is handed out first.
+        for k in stride(from: first + n - 1, through: first, by: -1) { free.append(BufferID(k)) }
+    }
+}

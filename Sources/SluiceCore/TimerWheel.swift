@@ -1,0 +1,155 @@
+/// A hashed timer wheel: O(1) arm, re-arm and cancel, for tens of thousands
+/// of timeouts (header, idle, request, connect) on one loop.
+///
+/// Timers are identified by small integers the owner chooses (typically a
+/// connection slot times the number of timer kinds), so nothing is allocated
+/// per timer: the wheel keeps intrusive doubly-linked lists in index arrays
+/// that grow only when a larger id is first used. Deadlines are absolute
+/// milliseconds; the wheel has `slots` buckets of `resolution` ms each, and
+/// a timer further away than one turn stays in its bucket, skipped on each
+/// pass until a pass finds its deadline reached.
+///
+/// Not thread-safe: owned by one loop.
+public struct TimerWheel: Sendable {
+    public let resolution: Millis
+    private let slotMask: Int
+    /// Head timer id per bucket, -1 when empty.
+    private var heads: [Int32]
+    private var next: [Int32]
+    private var prev: [Int32]
+    /// Deadline per id; 0 when not armed.
+    private var deadlines: [Millis]
+    /// Bucket per id.
+    private var bucketOf: [Int32]
+    /// The next tick whose bucket has not been processed.
+    private var cursorTick: UInt64
+    /// Expired ids collected from one bucket, handed out by `popExpired`.
+    private var due: [Int32] = []
+    private var dueIndex = 0
+    public private(set) var armedCount = 0
+
+    /// `slots` is rounded up to a power of two.
+    public init(now: Millis, slots: Int = 4096, resolution: Millis = 1, capacity: Int = 1024) {
+        var s = 1
+        while s < slots { s <<= 1 }
+        self.resolution = max(1, resolution)
+        slotMask = s - 1
+        heads = Array(repeating: -1, count: s)
+        next = []
+        prev = []
+        deadlines = []
+        bucketOf = []
+        cursorTick = now / self.resolution
+        due.reserveCapacity(64)
+        reserve(capacity)
+    }
+
+    /// Ensures ids below `capacity` can be used without growth.
+    public mutating func reserve(_ capacity: Int) {
+        guard capacity > deadlines.count else { return }
+        let extra = capacity - deadlines.count
+        next.append(contentsOf: repeatElement(-1, count: extra))
+        prev.append(contentsOf: repeatElement(-1, count: extra))
+        deadlines.append(contentsOf: repeatElement(0, count: extra))
+        bucketOf.append(contentsOf: repeatElement(-1, count: extra))
+    }
+
+    public func isArmed(_ id: Int) -> Bool { id < deadlines.count && deadlines[id] != 0 }
+    public func deadline(_ id: Int) -> Millis? { isArmed(id) ? deadlines[id] : nil }
+
+    /// Arms (or moves) timer `id` to fire at `deadline`.
+    public mutating func arm(_ id: Int, at deadline: Millis) {
+        if id >= deadlines.count { reserve(max(id + 1, deadlines.count * 2)) }
+        if deadlines[id] != 0 { unlink(id) }
+        let d = max(deadline, 1)
+        // A deadline already in the past goes to the next bucket processed.
+        let tick = max(tickFor(d), cursorTick)
+        let bucket = Int(tick & UInt64(slotMask))
+        deadlines[id] = d
+        bucketOf[id] = Int32(bucket)
+        let h = heads[bucket]
+        next[id] = h
+        prev[id] = -1
+        if h >= 0 { prev[Int(h)] = Int32(id) }
+        heads[bucket] = Int32(id)
+        armedCount += 1
+    }
+
+    /// Like `arm`, but leaves a timer alone when its deadline moves later by
+    /// less than `slack` (nginx's lazy re-arm: most per-read resets cost nothing).
+    public mutating func rearmLazily(_ id: Int, at deadline: Millis, slack: Millis) {
+        if id < deadlines.count, deadlines[id] != 0, deadline >= deadlines[id], deadline - deadlines[id] < slack { return }
+        arm(id, at: deadline)
+    }
+
+    public mutating func cancel(_ id: Int) {
+        guard id < deadlines.count, deadlines[id] != 0 else { return }
+        unlink(id)
+    }
+
+    private mutating func unlink(_ id: Int) {
+        let n = next[id], p = prev[id]
+        if p >= 0 { next[Int(p)] = n } else { heads[Int(bucketOf[id])] = n }
+        if n >= 0 { prev[Int(n)] = p }
+        deadlines[id] = 0
+        next[id] = -1
+        prev[id] = -1
+        armedCount -= 1
+    }
+
+    /// Milliseconds from `now` until the earliest armed deadline, capped
+    /// at `cap` (returned as well when nothing is armed). Scans at most the
+    /// buckets within the cap.
+    public func timeout(now: Millis, cap: Millis) -> Millis {
+        guard armedCount > 0 else { return cap }
+        let limitTicks = min(cap / resolution + 1, UInt64(slotMask))
+        var t = cursorTick
+        var scanned: UInt64 = 0
+        while scanned <= limitTicks {
+            var id = heads[Int(t & UInt64(slotMask))]
+            var best = Millis.max
+            while id >= 0 {
+                let d = deadlines[Int(id)]
+                if tickFor(d) <= t { best = min(best, d) }
+                id = next[Int(id)]
+            }
+            if best != Millis.max { return best <= now ? 0 : min(best - now, cap) }
+            t += 1
+            scanned += 1
+        }
+        return cap
+    }
+
+    /// Removes and returns one timer whose deadline is at or before `now`,
+    /// or nil when none is left. The caller handles each as it comes and may
+    /// arm or cancel timers (this one too) before asking for the next.
+    public mutating func popExpired(now: Millis) -> Int? {
+        while true {
+            while dueIndex < due.count {
+                let id = Int(due[dueIndex])
+                dueIndex += 1
+                if deadlines[id] != 0 && deadlines[id] <= now {
+                    unlink(id)
+                    return id
+                }
+            }
+            let nowTick = now / resolution
+            if cursorTick > nowTick { return nil }
+            // Never walk more than one turn: every bucket is then visited once.
+            if nowTick - cursorTick > UInt64(slotMask) { cursorTick = nowTick - UInt64(slotMask) }
+            due.removeAll(keepingCapacity: true)
+            dueIndex = 0
+            var id = heads[Int(cursorTick & UInt64(slotMask))]
+            while id >= 0 {
+                if deadlines[Int(id)] <= now { due.append(id) }
+                id = next[Int(id)]
+            }
+            cursorTick += 1
+        }
+    }
+
+    /// The tick whose bucket holds a deadline: rounded up, so that when the
+    /// cursor reaches the bucket the deadline has passed.
+    @inline(__always)
+    private func tickFor(_ d: Millis) -> UInt64 { (d + resolution - 1) / resolution }
+}
