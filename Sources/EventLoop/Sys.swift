@@ -41,10 +41,15 @@ public enum Sys {
             case .eagain: return .wouldBlock
             case .eintr: break  // retried below, as a real EINTR would be
             case .reset: return .error(SL_ECONNRESET)
-            case .short(let n): return read(fd, p, max(1, min(n, count)))
+            case .short(let n): return rawRead(fd, p, max(1, min(n, count)))
             }
         }
         #endif
+        return rawRead(fd, p, count)
+    }
+
+    @inline(__always)
+    static func rawRead(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
         while true {
             let n = Glibc.read(fd, p, count)
             if n > 0 { return .bytes(n) }
@@ -68,10 +73,15 @@ public enum Sys {
                 // Write only the first n bytes of the first iovec.
                 var one = iov[0]
                 one.iov_len = max(1, min(n, iov[0].iov_len))
-                return writev(fd, &one, 1)
+                return rawWritev(fd, &one, 1)
             }
         }
         #endif
+        return rawWritev(fd, iov, count)
+    }
+
+    @inline(__always)
+    static func rawWritev(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> IOResult {
         while true {
             let n = Glibc.writev(fd, iov, count)
             if n >= 0 { return .bytes(n) }

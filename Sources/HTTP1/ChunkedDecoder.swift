@@ -19,7 +19,9 @@ public enum ChunkedEvent: Equatable, Sendable {
 /// consumed bytes as they are.
 public struct ChunkedDecoder: Sendable {
     enum State: UInt8 {
-        case sizeStart, size, sizeWhitespace, extensions, quoted, quotedEscape, sizeLF
+        case sizeStart, size, sizeWhitespace, sizeLF
+        // chunk-ext, one state per position in its grammar (RFC 9112 §7.1.1).
+        case extNameStart, extName, extNameEnd, extValueStart, extToken, quoted, quotedEscape, extValueEnd
         case data, dataCR, dataLF
         case trailerLineStart, trailerName, trailerValue, trailerLF, finalLF
         case done, failed
@@ -75,24 +77,41 @@ public struct ChunkedDecoder: Sendable {
                 } else if c == 0x0D {
                     state = .sizeLF
                 } else if c == UInt8(ascii: ";") {
-                    state = .extensions
+                    state = .extNameStart
                 } else if ByteClass.isOWS(c) {
                     state = .sizeWhitespace  // BWS before ";" (RFC 9112 §7.1.1)
                 } else {
                     return fail(.badChunkSize)
                 }
             case .sizeWhitespace:
-                if c == UInt8(ascii: ";") { state = .extensions }
+                if c == UInt8(ascii: ";") { state = .extNameStart }
                 else if !ByteClass.isOWS(c) { return fail(.badChunkExtension) }
-            case .extensions:
-                // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+            // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ):
+            // a name is required after each ";", a value after each "=".
+            case .extNameStart:
+                if ByteClass.isTchar(c) { state = .extName }
+                else if !ByteClass.isOWS(c) { return fail(.badChunkExtension) }
+            case .extName:
                 if c == 0x0D { state = .sizeLF }
-                else if c == UInt8(ascii: "\"") { state = .quoted }
-                else if !(ByteClass.isTchar(c) || c == UInt8(ascii: "=") || c == UInt8(ascii: ";") || ByteClass.isOWS(c)) {
-                    return fail(.badChunkExtension)
-                }
+                else if c == UInt8(ascii: ";") { state = .extNameStart }
+                else if c == UInt8(ascii: "=") { state = .extValueStart }
+                else if ByteClass.isOWS(c) { state = .extNameEnd }
+                else if !ByteClass.isTchar(c) { return fail(.badChunkExtension) }
+            case .extNameEnd:
+                if c == UInt8(ascii: ";") { state = .extNameStart }
+                else if c == UInt8(ascii: "=") { state = .extValueStart }
+                else if !ByteClass.isOWS(c) { return fail(.badChunkExtension) }
+            case .extValueStart:
+                if c == UInt8(ascii: "\"") { state = .quoted }
+                else if ByteClass.isTchar(c) { state = .extToken }
+                else if !ByteClass.isOWS(c) { return fail(.badChunkExtension) }
+            case .extToken, .extValueEnd:
+                if c == 0x0D { state = .sizeLF }
+                else if c == UInt8(ascii: ";") { state = .extNameStart }
+                else if ByteClass.isOWS(c) { state = .sizeWhitespace }
+                else if state == .extValueEnd || !ByteClass.isTchar(c) { return fail(.badChunkExtension) }
             case .quoted:
-                if c == UInt8(ascii: "\"") { state = .extensions }
+                if c == UInt8(ascii: "\"") { state = .extValueEnd }
                 else if c == UInt8(ascii: "\\") { state = .quotedEscape }
                 else if !ByteClass.isFieldValueByte(c) { return fail(.badChunkExtension) }
             case .quotedEscape:
@@ -137,7 +156,8 @@ public struct ChunkedDecoder: Sendable {
             i += 1
             // Limits on framing bytes (not data): a chunk header and the trailers.
             switch state {
-            case .size, .sizeWhitespace, .extensions, .quoted, .quotedEscape, .sizeLF:
+            case .size, .sizeWhitespace, .sizeLF, .extNameStart, .extName, .extNameEnd, .extValueStart,
+                 .extToken, .quoted, .quotedEscape, .extValueEnd:
                 headerBytes += 1
                 if headerBytes > maxChunkHeaderBytes { return fail(.chunkExtensionTooLong) }
             case .trailerName, .trailerValue, .trailerLF, .trailerLineStart, .finalLF:

@@ -28,6 +28,10 @@ struct HeadScanner {
 
     /// `b` is the message so far, from its first byte; it only ever grows
     /// between calls.
+    ///
+    /// The verdict does not depend on how the bytes were segmented: a limit is
+    /// reported at the byte that crosses it, as if the bytes had arrived one
+    /// at a time, even when a whole buffer also shows a later fault.
     mutating func scan(_ b: UnsafeBufferPointer<UInt8>, _ limits: HeadLimits, request: Bool) -> Outcome {
         let n = b.count
         guard let base = b.baseAddress, n > 0 else { return .incomplete }
@@ -38,6 +42,7 @@ struct HeadScanner {
             }
             // memchr returns a pointer into `b`; its offset is within [scanned, n).
             let lf = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            if let e = limitCrossed(through: lf - 1, limits, request: request) { return .error(e) }
             if lf == 0 || base[lf - 1] != 0x0D { return .error(.bareLF) }
             let lineLength = lf - 1 - lineStart
             if lineLength == 0 {
@@ -55,26 +60,33 @@ struct HeadScanner {
                 scanned = end
                 return .complete(end: end)
             }
-            if let e = checkLine(lineLength, limits, request: request) { return .error(e) }
             lines += 1
             if lines - 1 > limits.maxHeaders { return .error(.tooManyHeaders) }
             lineStart = lf + 1
             scanned = lf + 1
+            if lineStart - headStart > limits.maxHeadBytes { return .error(.headTooLarge) }
         }
-        // Incomplete: the partial line (minus a possible trailing CR) and
-        // the head so far must already be within limits.
-        if let e = checkLine(n - lineStart - 1, limits, request: request) { return .error(e) }
-        if n - headStart > limits.maxHeadBytes { return .error(.headTooLarge) }
+        // Incomplete: the partial line and the head so far must already be within limits.
+        if let e = limitCrossed(through: n - 1, limits, request: request) { return .error(e) }
         return .incomplete
     }
 
+    /// The first limit crossed by the bytes up to index `last` of the line
+    /// being scanned, if any. The line is too long once it holds more than
+    /// its limit plus a possible CR; the head once it holds more than
+    /// `maxHeadBytes`. When both are crossed, the earlier crossing wins (the
+    /// line on a tie), so a byte-at-a-time reader and a whole-buffer reader
+    /// agree (RFC 9112 §3 and RFC 6585 §5: 414 for the line, 431 for the head).
     @inline(__always)
-    private func checkLine(_ length: Int, _ limits: HeadLimits, request: Bool) -> HTTPParseError? {
-        if lines == 0 {
-            if length > limits.maxStartLineBytes { return request ? .requestLineTooLong : .badStatusLine }
-        } else if length > limits.maxFieldLineBytes {
+    private func limitCrossed(through last: Int, _ limits: HeadLimits, request: Bool) -> HTTPParseError? {
+        let lineLimit = lines == 0 ? limits.maxStartLineBytes : limits.maxFieldLineBytes
+        let lineCrossed = last - lineStart > lineLimit
+        let headCrossed = last - headStart >= limits.maxHeadBytes
+        // When crossed, both crossing indices are <= last, so the sums cannot overflow.
+        if lineCrossed && (!headCrossed || lineStart + lineLimit + 1 <= headStart + limits.maxHeadBytes) {
+            if lines == 0 { return request ? .requestLineTooLong : .badStatusLine }
             return .headerLineTooLong
         }
-        return nil
+        return headCrossed ? .headTooLarge : nil
     }
 }

@@ -36,12 +36,13 @@ public struct HeadWriter {
     }
 
     public mutating func append(decimal v: Int) {
-        if v < 0 { append(byte: UInt8(ascii: "-")); append(decimal: -v); return }
+        if v < 0 { append(byte: UInt8(ascii: "-")) }
+        // The magnitude, as `-v` would overflow for Int.min.
+        var x = v.magnitude
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var n = 0
-        var x = v
         withUnsafeMutableBytes(of: &digits) { d in
             repeat { d[n] = UInt8(x % 10) + 0x30; x /= 10; n += 1 } while x > 0
             while n > 0 { n -= 1; append(byte: d[n]) }

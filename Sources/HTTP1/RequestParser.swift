@@ -82,16 +82,19 @@ public struct RequestParser: Sendable {
         let ts = r.target.lowerBound, te = r.target.upperBound
         let c0 = b[ts]
         if r.method == .connect {
-            // authority-form: host ":" port, nothing else.
-            var sawColon = false
+            // authority-form = uri-host ":" port, nothing else (RFC 9112 §3.2.3); the
+            // port is required (RFC 9110 §9.3.6) and is 1*DIGIT (RFC 3986 §3.2.3).
+            var colon = -1
             var j = ts
             while j < te {
                 let c = b[j]
                 if c == UInt8(ascii: "/") || c == UInt8(ascii: "?") || c == UInt8(ascii: "@") { return .badTarget }
-                if c == UInt8(ascii: ":") { sawColon = true }
+                if c == UInt8(ascii: ":") { colon = j }
                 j += 1
             }
-            if !sawColon { return .badTarget }
+            if colon <= ts || colon == te - 1 || !FieldParsing.validHost(b, ts, colon) { return .badTarget }
+            j = colon + 1
+            while j < te { if !ByteClass.isDigit(b[j]) { return .badTarget }; j += 1 }
             r.path = te..<te
             return nil
         }

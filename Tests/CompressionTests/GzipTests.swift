@@ -1,0 +1,51 @@
+import Compression
+import Foundation
+import XCTest
+
+/// Smoke tests for the zlib system-library target.
+final class GzipTests: XCTestCase {
+    func testRoundTrip() throws {
+        let text = Array(String(repeating: "sluice_requests_total{route=\"predict\",backend=\"active\"} 42\n", count: 200).utf8)
+        let gz = try GzipCompressor.compress(text)
+        XCTAssertEqual(Array(gz.prefix(2)), [0x1F, 0x8B], "gzip magic")
+        XCTAssertLessThan(gz.count, text.count / 10)
+        XCTAssertEqual(try Gunzip.decompress(gz), text)
+    }
+
+    func testStreamingInPiecesEqualsWhole() throws {
+        var input: [UInt8] = []
+        for i in 0..<100_000 { input.append(UInt8(truncatingIfNeeded: i &* 7 &+ i >> 5)) }
+        let c = try GzipCompressor()
+        var out: [UInt8] = []
+        var off = 0
+        while off < input.count {
+            let n = min(7_777, input.count - off)
+            try input[off..<off + n].withUnsafeBytes { try c.compress($0, into: &out) }
+            off += n
+        }
+        try c.finish(into: &out)
+        XCTAssertEqual(try Gunzip.decompress(out), input)
+    }
+
+    func testSystemGunzipReadsOurOutput() throws {
+        let text = Array("hello from sluice\n".utf8)
+        let gz = try GzipCompressor.compress(text)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "gzip -dc"]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        try p.run()
+        inPipe.fileHandleForWriting.write(Data(gz))
+        try inPipe.fileHandleForWriting.close()
+        let result = outPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(Array(result), text)
+    }
+
+    func testTruncatedInputIsAnError() throws {
+        let gz = try GzipCompressor.compress(Array(repeating: 65, count: 10_000))
+        XCTAssertThrowsError(try Gunzip.decompress(Array(gz.prefix(gz.count / 2))))
+    }
+}

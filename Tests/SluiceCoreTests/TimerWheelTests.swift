@@ -1,0 +1,140 @@
+import SluiceCore
+import XCTest
+
+/// The timer wheel is pure: time is passed in, so these tests move a fake clock.
+final class TimerWheelTests: XCTestCase {
+    private func drain(_ w: inout TimerWheel, now: Millis) -> [Int] {
+        var fired: [Int] = []
+        while let id = w.popExpired(now: now) { fired.append(id) }
+        return fired
+    }
+
+    func testFiresAtDeadlineNotBefore() {
+        var w = TimerWheel(now: 1000)
+        w.arm(1, at: 1050)
+        XCTAssertEqual(drain(&w, now: 1049), [])
+        XCTAssertEqual(drain(&w, now: 1050), [1])
+        XCTAssertFalse(w.isArmed(1))
+        XCTAssertEqual(w.armedCount, 0)
+    }
+
+    func testCancelledTimersNeverFire() {
+        var w = TimerWheel(now: 0)
+        for id in 0..<100 { w.arm(id, at: 10 + Millis(id)) }
+        for id in stride(from: 0, to: 100, by: 2) { w.cancel(id) }
+        let fired = drain(&w, now: 500).sorted()
+        XCTAssertEqual(fired, Array(stride(from: 1, to: 100, by: 2)))
+    }
+
+    func testRearmMovesTheDeadline() {
+        var w = TimerWheel(now: 0)
+        w.arm(7, at: 100)
+        w.arm(7, at: 300)
+        XCTAssertEqual(drain(&w, now: 200), [])
+        XCTAssertEqual(w.deadline(7), 300)
+        XCTAssertEqual(drain(&w, now: 300), [7])
+    }
+
+    func testLazyRearmKeepsCloseDeadline() {
+        var w = TimerWheel(now: 0)
+        w.arm(3, at: 1000)
+        w.rearmLazily(3, at: 1100, slack: 300)
+        XCTAssertEqual(w.deadline(3), 1000, "within the slack the old deadline stays")
+        w.rearmLazily(3, at: 1500, slack: 300)
+        XCTAssertEqual(w.deadline(3), 1500)
+        w.rearmLazily(3, at: 1200, slack: 300)
+        XCTAssertEqual(w.deadline(3), 1200, "an earlier deadline is always taken")
+    }
+
+    func testDeadlinesBeyondOneTurn() {
+        // 4096 one-ms slots: 30 s is more than seven turns away.
+        var w = TimerWheel(now: 0)
+        w.arm(1, at: 30_000)
+        w.arm(2, at: 4096 + 5)
+        var now: Millis = 0
+        var fired: [(Int, Millis)] = []
+        while now <= 31_000 {
+            now += 7
+            while let id = w.popExpired(now: now) { fired.append((id, now)) }
+        }
+        XCTAssertEqual(fired.map(\.0), [2, 1])
+        XCTAssertTrue(fired[0].1 >= 4101 && fired[0].1 < 4101 + 7)
+        XCTAssertTrue(fired[1].1 >= 30_000 && fired[1].1 < 30_007)
+    }
+
+    func testClockJumpVisitsEveryBucketOnce() {
+        var w = TimerWheel(now: 0)
+        for id in 0..<5000 { w.arm(id, at: Millis(id * 3 + 1)) }
+        let fired = drain(&w, now: 100_000)
+        XCTAssertEqual(fired.count, 5000)
+        XCTAssertEqual(Set(fired).count, 5000)
+    }
+
+    func testPastDeadlineFiresOnNextPass() {
+        var w = TimerWheel(now: 100)
+        _ = drain(&w, now: 100)
+        w.arm(9, at: 50)
+        XCTAssertEqual(w.timeout(now: 100, cap: 1000), 0)
+        XCTAssertEqual(drain(&w, now: 101), [9])
+    }
+
+    func testRearmDuringExpiryDoesNotLoop() {
+        var w = TimerWheel(now: 0)
+        w.arm(1, at: 10)
+        var count = 0
+        while let id = w.popExpired(now: 10) {
+            count += 1
+            w.arm(id, at: 10)  // re-armed at a deadline already due
+            if count > 5 { break }
+        }
+        XCTAssertEqual(count, 1, "a timer re-armed while expiring waits for the next tick")
+        XCTAssertEqual(drain(&w, now: 11), [1])
+    }
+
+    func testTimeoutReportsNearestDeadline() {
+        var w = TimerWheel(now: 0)
+        XCTAssertEqual(w.timeout(now: 0, cap: 1000), 1000, "nothing armed: the cap")
+        w.arm(1, at: 250)
+        w.arm(2, at: 40)
+        XCTAssertEqual(w.timeout(now: 0, cap: 1000), 40)
+        XCTAssertEqual(w.timeout(now: 0, cap: 20), 20)
+        w.cancel(2)
+        XCTAssertEqual(w.timeout(now: 0, cap: 1000), 250)
+    }
+
+    func testCoarseResolution() {
+        var w = TimerWheel(now: 0, slots: 512, resolution: 10)
+        w.arm(1, at: 95)
+        XCTAssertEqual(drain(&w, now: 94), [])
+        XCTAssertEqual(drain(&w, now: 95), [])  // bucket 100 not reached yet: fires up to one tick late, never early
+        XCTAssertEqual(drain(&w, now: 100), [1])
+    }
+
+    func testTensOfThousandsOfTimers() {
+        var w = TimerWheel(now: 0, capacity: 50_000)
+        var rng = FastRandom(seed: 42)
+        var expected = Set<Int>()
+        for id in 0..<50_000 {
+            w.arm(id, at: 1 + rng.below(60_000))
+        }
+        // 200k re-arms, then cancel a third.
+        for _ in 0..<200_000 {
+            let id = Int(rng.below(50_000))
+            w.arm(id, at: 1 + rng.below(60_000))
+        }
+        for id in 0..<50_000 where id % 3 == 0 { w.cancel(id) } 
+        for id in 0..<50_000 where id % 3 != 0 { expected.insert(id) }
+        XCTAssertEqual(w.armedCount, expected.count)
+        var fired = Set<Int>()
+        var now: Millis = 0
+        while now < 61_000 {
+            now += 13
+            while let id = w.popExpired(now: now) {
+                XCTAssertLessThanOrEqual(w.deadline(id) ?? 0, now)
+                fired.insert(id)
+            }
+        }
+        XCTAssertEqual(fired, expected)
+        XCTAssertEqual(w.armedCount, 0)
+    }
+}
