@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C shims and system libraries.
@@ -27,6 +28,10 @@ let package = Package(
         // Pure modules: no I/O, no Foundation.
         .target(name: "SluiceCore"),
         .target(name: "HTTP1", dependencies: ["SluiceCore"]),
+        .target(name: "Routing", dependencies: ["SluiceCore"]),
+
+        // YAML into a validated config (Foundation allowed here).
+        .target(name: "Config", dependencies: ["SluiceCore", "Routing", .product(name: "Yams", package: "Yams")]),
 
         // Wrappers over the system libraries.
         .target(name: "TLS", dependencies: ["COpenSSL", "CTLSShim"]),
@@ -47,7 +52,9 @@ let package = Package(
         .executableTarget(name: "ParserBench", dependencies: ["HTTP1"]),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], resources: []),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "SluiceCore"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
