@@ -40,8 +40,15 @@ let package = Package(
         // The only module that makes socket/epoll calls.
         .target(name: "EventLoop", dependencies: ["CSysShim", "SluiceCore"], swiftSettings: dataPlaneRelease),
 
+        // The data plane.
+        .target(name: "Proxy", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "Routing", "EventLoop", "Config"],
+                swiftSettings: dataPlaneRelease),
+
+        // Loopback backends and an HTTP client for the demo, tests and benchmarks.
+        .target(name: "Harness", dependencies: ["SluiceCore", "HTTP1", "EventLoop"]),
+
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCore", "HTTP1", "EventLoop", "TLS", "Compression",
+            "SluiceCore", "HTTP1", "EventLoop", "TLS", "Compression", "Config", "Routing", "Proxy", "Harness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -83,6 +83,12 @@ public struct ClusterConfig: Sendable, Equatable {
     public var healthCheck: HealthCheckConfig?
     public var maxConnections = 1024
     public var maxPending = 1024
+
+    public init(name: String, endpoints: [String], lb: LBPolicy = .roundRobin) {
+        self.name = name
+        self.endpoints = endpoints
+        self.lb = lb
+    }
 }
 
 public struct RouteConfig: Sendable, Equatable {
@@ -97,6 +103,15 @@ public struct RouteConfig: Sendable, Equatable {
     public var retry = RetryPolicy()
     /// Whether the file set `weights` explicitly (reload rules).
     public var weightsFromFile = false
+
+    public init(name: String, prefix: String, active: String, preview: String? = nil,
+                weights: Weights = Weights(active: 100, preview: 0)!) {
+        self.name = name
+        self.prefix = prefix
+        self.active = active
+        self.preview = preview
+        self.weights = weights
+    }
 }
 
 public struct PushConfig: Sendable, Equatable {

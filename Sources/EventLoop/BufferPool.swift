@@ -9,6 +9,11 @@ public typealias BufferID = Int32
 ///
 /// Not thread-safe: owned by one loop.
 public final class BufferPool {
+    /// Ids at or above this belong to the large size class (`large`).
+    public static let largeBase: BufferID = 1 << 28
+    /// An optional second size class for the rare big head; its buffers are
+    /// reached through this pool with ids offset by `largeBase`.
+    public private(set) var large: BufferPool?
     public let bufferSize: Int
     public let maxBuffers: Int
     private let perChunk: Int
@@ -43,9 +48,37 @@ public final class BufferPool {
         return id
     }
 
-    public func retain(_ id: BufferID) { refs[Int(id)] += 1 }
+    /// Adds a large size class of `size`-byte buffers (at most `max`).
+    public func enableLarge(size: Int, max: Int) {
+        precondition(large == nil)
+        large = BufferPool(bufferSize: size, maxBuffers: max, perChunk: 4)
+    }
+
+    /// A buffer of the large class (nil when none is configured or at its cap).
+    public func takeLarge() -> BufferID? {
+        guard let l = large, let id = l.take() else { return nil }
+        return id + BufferPool.largeBase
+    }
+
+    @inline(__always)
+    public func isLarge(_ id: BufferID) -> Bool { id >= BufferPool.largeBase }
+
+    /// The size of buffer `id`.
+    @inline(__always)
+    public func capacity(of id: BufferID) -> Int { isLarge(id) ? large!.bufferSize : bufferSize }
+
+    public func retain(_ id: BufferID) {
+        if isLarge(id) { large!.retain(id - BufferPool.largeBase); return }
+        refs[Int(id)] += 1
+    }
+
+    /// References held on `id` (1 means only its taker).
+    public func refCount(_ id: BufferID) -> UInt32 {
+        isLarge(id) ? large!.refCount(id - BufferPool.largeBase) : refs[Int(id)]
+    }
 
     public func release(_ id: BufferID) {
+        if isLarge(id) { large!.release(id - BufferPool.largeBase); return }
         let i = Int(id)
         precondition(refs[i] > 0, "buffer released twice")
         refs[i] -= 1
@@ -57,6 +90,7 @@ public final class BufferPool {
 
     @inline(__always)
     public func pointer(_ id: BufferID) -> UnsafeMutableRawPointer {
+        if id >= BufferPool.largeBase { return large!.pointer(id - BufferPool.largeBase) }
         let i = Int(id)
         return chunks[i / perChunk] + (i % perChunk) * bufferSize
     }

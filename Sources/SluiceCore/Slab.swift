@@ -51,6 +51,12 @@ public struct Slab<Element> {
         return i >= 0 && i < values.count && generations[i] == h.generation && values[i] != nil
     }
 
+    /// The current generation of slot `index` (for handles rebuilt from tokens).
+    @inlinable public func generation(at index: Int32) -> UInt32? {
+        let i = Int(index)
+        return i >= 0 && i < values.count && values[i] != nil ? generations[i] : nil
+    }
+
     /// The element at a live handle (nil when stale).
     public subscript(h: SlabHandle) -> Element? {
         get { contains(h) ? values[Int(h.index)] : nil }

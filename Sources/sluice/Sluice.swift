@@ -1,13 +1,12 @@
 import ArgumentParser
 
-/// The `sluice` command line (SPEC §2). Subcommands arrive with the
-/// features behind them; `version` reports what this binary links.
+/// The `sluice` command line (SPEC §2).
 @main
 struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "An L7 proxy that splits traffic between active and preview model backends.",
         version: SluiceVersion.string,
-        subcommands: [VersionCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, DemoCommand.self, VersionCommand.self]
     )
 }

@@ -1,0 +1,194 @@
+// Harness: loopback model backends and a small HTTP client, for the demo,
+// the integration tests and the benchmarks.
+//
+// Why it exists: tests need backends whose behaviour each test scripts
+// (delay, status, reset mid-body, chunked, SSE, invalid responses), and the
+// demo needs two model servers. They use blocking sockets and a thread per
+// connection: simple and obviously correct, not a data plane.
+import EventLoop
+import HTTP1
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking TCP socket with timeouts.
+public final class BlockingSocket: @unchecked Sendable {
+    public let fd: Int32
+    private var closed = false
+
+    public init(fd: Int32) { self.fd = fd }
+
+    /// Connects to 127.0.0.1:port (or `host`).
+    public init(connectTo port: UInt16, host: String = "127.0.0.1", timeoutSeconds: Int = 10) throws {
+        guard let addr = SocketAddress(host: host, port: port) else { throw SysError("bad host \(host)", 0) }
+        let s = socket(addr.family, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { throw SysError("socket", errno) }
+        fd = s
+        setTimeout(seconds: timeoutSeconds)
+        let rc = addr.withSockAddr { Glibc.connect(s, $0, $1) }
+        if rc != 0 { let e = errno; Glibc.close(s); closed = true; throw SysError("connect \(addr)", e) }
+        var one: Int32 = 1
+        setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close() }
+
+    public func setTimeout(seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    public func write(_ s: String) throws { try write(Array(s.utf8)) }
+
+    public func write(_ raw: UnsafeRawBufferPointer) throws {
+        var off = 0
+        while off < raw.count {
+            let n = Glibc.send(fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
+            if n < 0 { if errno == EINTR { continue }; throw SysError("send", errno) }
+            off += n
+        }
+    }
+
+    /// Reads up to `max` bytes; empty at EOF.
+    public func read(max: Int = 65536) throws -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: max)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress!, max, 0) }
+            if n >= 0 { return Array(buf[0..<n]) }
+            if errno == EINTR { continue }
+            throw SysError("recv", errno)
+        }
+    }
+
+    public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Closes with an RST instead of a FIN (SO_LINGER 0).
+    public func reset() {
+        var l = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        close()
+    }
+
+    public func close() {
+        if !closed { closed = true; Glibc.close(fd) }
+    }
+}
+
+/// Reads one HTTP message at a time from a blocking socket, keeping any
+/// bytes past the message for the next one.
+public final class MessageReader {
+    public let socket: BlockingSocket
+    public var buffer: [UInt8] = []
+    public private(set) var eof = false
+
+    public init(_ s: BlockingSocket) { socket = s }
+
+    @discardableResult
+    func fill() throws -> Bool {
+        if eof { return false }
+        let chunk = try socket.read()
+        if chunk.isEmpty { eof = true; return false }
+        buffer.append(contentsOf: chunk)
+        return true
+    }
+
+    /// Reads a request head and body; nil at a clean EOF before any byte.
+    public func readRequest() throws -> (RequestHead, [UInt8], [UInt8])? {
+        var parser = RequestParser()
+        var head = RequestHead()
+        while true {
+            let r = buffer.withUnsafeBytes { parser.parse($0, into: &head) }
+            switch r {
+            case .complete(let n):
+                let headBytes = Array(buffer[0..<n])
+                buffer.removeFirst(n)
+                let body = try readBody(head.framing)
+                return (head, headBytes, body)
+            case .error(let e):
+                throw SysError("bad request: \(e)", 0)
+            case .incomplete:
+                if !(try fill()) {
+                    if buffer.isEmpty { return nil }
+                    throw SysError("EOF inside a request head", 0)
+                }
+            }
+        }
+    }
+
+    /// Reads a response head and body for a request of `method`.
+    public func readResponse(method: Method = .get) throws -> (ResponseHead, [UInt8], [UInt8]) {
+        while true {
+            var parser = ResponseParser()
+            var head = ResponseHead()
+            let r = buffer.withUnsafeBytes { parser.parse($0, requestMethod: method, into: &head) }
+            switch r {
+            case .complete(let n):
+                let headBytes = Array(buffer[0..<n])
+                buffer.removeFirst(n)
+                if head.isInterim { continue }
+                let body = head.framing == .tunnel ? [] : try readBody(head.framing)
+                return (head, headBytes, body)
+            case .error(let e):
+                throw SysError("bad response: \(e)", 0)
+            case .incomplete:
+                if !(try fill()) { throw SysError("EOF inside a response head", 0) }
+            }
+        }
+    }
+
+    public func readBody(_ framing: BodyFraming) throws -> [UInt8] {
+        switch framing {
+        case .none, .tunnel:
+            return []
+        case .length(let n):
+            while buffer.count < Int(n) { if !(try fill()) { throw SysError("EOF inside a body", 0) } }
+            let body = Array(buffer[0..<Int(n)])
+            buffer.removeFirst(Int(n))
+            return body
+        case .untilClose:
+            while try fill() {}
+            let body = buffer
+            buffer = []
+            return body
+        case .chunked:
+            var dec = ChunkedDecoder()
+            var body: [UInt8] = []
+            var idx = 0
+            while true {
+                let ev = buffer.withUnsafeBytes { dec.next($0, at: &idx) }
+                switch ev {
+                case .data(let s, let c): body.append(contentsOf: buffer[s..<s + c])
+                case .end:
+                    buffer.removeFirst(idx)
+                    return body
+                case .error(let e): throw SysError("bad chunked body: \(e)", 0)
+                case .needMore:
+                    if !(try fill()) { throw SysError("EOF inside a chunked body", 0) }
+                }
+            }
+        }
+    }
+}
+
+/// Convenience accessors over parsed heads (tests and the demo; allocate freely).
+public func headerValue(_ head: HeadFields, _ bytes: [UInt8], _ name: String) -> String? {
+    let lower = name.lowercased()
+    for f in head.fields {
+        let n = String(decoding: bytes[f.nameRange], as: UTF8.self).lowercased()
+        if n == lower { return String(decoding: bytes[f.valueRange], as: UTF8.self) }
+    }
+    return nil
+}
+
+public func headerValues(_ head: HeadFields, _ bytes: [UInt8], _ name: String) -> [String] {
+    let lower = name.lowercased()
+    return head.fields.compactMap { f in
+        String(decoding: bytes[f.nameRange], as: UTF8.self).lowercased() == lower
+            ? String(decoding: bytes[f.valueRange], as: UTF8.self) : nil
+    }
+}

@@ -1,0 +1,105 @@
+import Config
+import EventLoop
+import SluiceCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The data plane of a process: N workers, each with its own SO_REUSEPORT
+/// listener per configured address, sharing one snapshot store.
+public final class ProxyServer: @unchecked Sendable {
+    public let store: SnapshotStore
+    public let group: WorkerGroup
+    public let stats: [WorkerStats]
+    /// The bound addresses (ports resolved when the config asked for port 0).
+    public let boundAddresses: [SocketAddress]
+    private let listenersPerWorker: [[Int32]]
+    private let workers = Locked<[ProxyWorker?]>([])
+    private let maxConnectionsPerWorker: Int
+
+    public init(config: SluiceConfig, workers count: Int? = nil) throws {
+        Sys.ignoreSIGPIPE()
+        Sys.raiseFileLimit()
+        let snap = try ProxySnapshot.build(config)
+        store = SnapshotStore(snap)
+        let n = max(1, count ?? config.workers ?? Sys.cpuCount)
+        group = try WorkerGroup(count: n)
+        stats = (0..<n).map { _ in WorkerStats() }
+        maxConnectionsPerWorker = max(1, config.limits.maxConnections / n)
+        var perWorker: [[Int32]] = Array(repeating: [], count: n)
+        var bound: [SocketAddress] = []
+        do {
+            for text in config.listen {
+                guard var addr = SocketAddress(text) else { throw SysError("bad listen address \(text)", 0) }
+                for w in 0..<n {
+                    let fd = try Sys.listen(addr, backlog: 4096, reusePort: true)
+                    if w == 0, addr.port == 0, let actual = SocketAddress.local(of: fd) { addr = actual }
+                    perWorker[w].append(fd)
+                }
+                bound.append(addr)
+            }
+        } catch {
+            for l in perWorker { for fd in l { Sys.close(fd) } }
+            throw error
+        }
+        listenersPerWorker = perWorker
+        boundAddresses = bound
+        workers.withLock { $0 = Array(repeating: nil, count: n) }
+    }
+
+    /// Starts the workers (each builds its ProxyWorker on its own thread).
+    public func start(pin: Bool = false) {
+        let store = self.store, stats = self.stats, listeners = listenersPerWorker
+        let maxConn = maxConnectionsPerWorker, workers = self.workers
+        group.start(pin: pin, name: "sluice-w") { i, loop in
+            let w = try! ProxyWorker(loop: loop, store: store, listeners: listeners[i], stats: stats[i], maxConnections: maxConn)
+            workers.withLock { $0[i] = w }
+            return w
+        }
+        // Wait until every worker is listening.
+        while workers.withLock({ $0.contains { $0 == nil } }) { usleep(1000) }
+    }
+
+    /// Stops accepting and waits up to `timeout` ms for in-flight requests to
+    /// finish; then stops every worker. Returns whether the drain completed.
+    @discardableResult
+    public func drainAndStop(timeout: Millis) -> Bool {
+        let ws = workers.withLock { $0 }
+        for (i, w) in ws.enumerated() {
+            guard let w else { continue }
+            group.loops[i].execute { w.beginDrain() }
+        }
+        let deadline = sl_coarse_ms_now() + timeout
+        var done = false
+        while sl_coarse_ms_now() < deadline {
+            if ws.allSatisfy({ $0?.drained.load(ordering: .acquiring) ?? true }) { done = true; break }
+            usleep(2000)
+        }
+        stop()
+        return done
+    }
+
+    /// Stops every worker now, closing all connections.
+    public func stop() {
+        let ws = workers.withLock { $0 }
+        for (i, w) in ws.enumerated() {
+            guard let w else { continue }
+            group.loops[i].execute { w.closeAll() }
+        }
+        group.stopAndJoin()
+        workers.withLock { $0 = $0.map { _ in nil } }
+    }
+
+    /// Sum of a counter over workers.
+    public func total(_ read: (WorkerStats) -> Int) -> Int {
+        stats.reduce(0) { $0 + read($1) }
+    }
+}
+
+@inline(__always)
+func sl_coarse_ms_now() -> Millis {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec) / 1_000_000
+}

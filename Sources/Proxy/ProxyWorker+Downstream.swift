@@ -1,0 +1,404 @@
+import CSysShim
+import EventLoop
+import HTTP1
+import Routing
+import SluiceCore
+
+extension ProxyWorker {
+    // MARK: reading from the client
+
+    /// Reads what the client sent, as long as the exchange can use it, and
+    /// processes it. A short read means the socket is drained (edge-triggered).
+    func downReadable(_ h: SlabHandle) {
+        while true {
+            let i = h.index
+            if down[index: i].closed { return }
+            if !wantsClientBytes(h) {
+                down[index: i].readPaused = true
+                return
+            }
+            guard let space = downReadSpace(h) else {
+                down[index: i].readPaused = true
+                return
+            }
+            down[index: i].readPaused = false
+            let d = down[index: i]
+            let base = pool.pointer(d.inBuf)
+            switch Sys.read(d.fd, base + d.inEnd, space) {
+            case .bytes(let n):
+                down[index: i].inEnd += n
+                if var x = down[index: i].x { x.bytesIn += Int64(n); down[index: i].x = x }
+                processDown(h)
+                if n < space { return }
+            case .eof:
+                down[index: i].peerClosed = true
+                clientClosed(h)
+                return
+            case .wouldBlock:
+                releaseIdleBuffer(h)
+                return
+            case .error:
+                clientClosed(h, reset: true)
+                return
+            }
+        }
+    }
+
+    /// Whether the current state consumes client bytes now. Pipelined
+    /// requests wait in the kernel until the current response is done.
+    private func wantsClientBytes(_ h: SlabHandle) -> Bool {
+        let d = down[index: h.index]
+        if d.closeAfterFlush { return false }
+        guard let x = d.x else { return true }
+        if x.waitingInQueue || x.upstream == nil { return false }
+        if let u = x.upstream, up.contains(u) {
+            if up[index: u.index].state == .connecting { return false }
+            if up[index: u.index].out.isFull { return false }
+        }
+        switch x.reqBody {
+        case .length, .chunked, .tunnel: return true
+        default: return false
+        }
+    }
+
+    /// Makes room after `inEnd` and returns how much; nil when none can be made.
+    /// Bytes before `inStart` may still back queued writes, so they are never
+    /// overwritten: a buffer shared with a queue is left to it.
+    private func downReadSpace(_ h: SlabHandle) -> Int? {
+        let i = h.index
+        var d = down[index: i]
+        if d.inBuf < 0 {
+            guard let b = pool.take() else { return nil }
+            d.inBuf = b; d.inStart = 0; d.inEnd = 0
+            down[index: i] = d
+            return pool.bufferSize
+        }
+        if d.inStart == d.inEnd {
+            if pool.refCount(d.inBuf) == 1 && !pool.isLarge(d.inBuf) {
+                d.inStart = 0; d.inEnd = 0
+            } else {
+                pool.release(d.inBuf)
+                guard let b = pool.take() else { d.inBuf = -1; down[index: i] = d; return nil }
+                d.inBuf = b; d.inStart = 0; d.inEnd = 0
+            }
+            down[index: i] = d
+            return pool.bufferSize
+        }
+        let cap = pool.capacity(of: d.inBuf)
+        if d.inEnd < cap { return cap - d.inEnd }
+        // Full: move the unconsumed bytes to the front of a fresh buffer, a
+        // large one if a head has outgrown a normal one.
+        let keep = d.inEnd - d.inStart
+        let awaitingHead = d.x == nil
+        if d.inStart == 0 && (!awaitingHead || pool.isLarge(d.inBuf)) { return nil }
+        let b: BufferID?
+        if keep < pool.bufferSize / 2 { b = pool.take() } else if awaitingHead { b = pool.takeLarge() } else { return nil }
+        guard let nb = b else { return nil }
+        pool.pointer(nb).copyMemory(from: pool.pointer(d.inBuf) + d.inStart, byteCount: keep)
+        pool.release(d.inBuf)
+        d.inBuf = nb; d.inStart = 0; d.inEnd = keep
+        down[index: i] = d
+        return pool.capacity(of: nb) - keep
+    }
+
+    /// An idle connection holds no buffer.
+    func releaseIdleBuffer(_ h: SlabHandle) {
+        let i = h.index
+        let d = down[index: i]
+        guard d.x == nil, d.inBuf >= 0, d.inStart == d.inEnd else { return }
+        pool.release(d.inBuf)
+        down[index: i].inBuf = -1
+        down[index: i].inStart = 0
+        down[index: i].inEnd = 0
+    }
+
+    /// Acts on buffered client bytes: a new head, or body for the upstream.
+    func processDown(_ h: SlabHandle) {
+        let i = h.index
+        if down[index: i].closed { return }
+        if down[index: i].x == nil {
+            parseHead(h)
+        } else {
+            forwardRequestBody(h)
+        }
+    }
+
+    private func parseHead(_ h: SlabHandle) {
+        let i = h.index
+        let d = down[index: i]
+        guard d.inBuf >= 0, d.inEnd > d.inStart, !d.closeAfterFlush else { return }
+        let base = pool.pointer(d.inBuf)
+        let bytes = UnsafeRawBufferPointer(start: base + d.inStart, count: d.inEnd - d.inStart)
+        var parser = d.parser
+        let result = parser.parse(bytes, into: &scratch)
+        down[index: i].parser = parser
+        switch result {
+        case .incomplete:
+            if d.requests > 0 && !d.headTimerArmed {
+                // Between requests the idle timer runs; the first byte switches to the header timer.
+                loop.timers.arm(timerID(i, .downIdleOrHeader), at: loop.now + snapshot.config.timeouts.header)
+                down[index: i].headTimerArmed = true
+            }
+            return
+        case .error(let e):
+            startErrorExchange(h, .badRequest(e))
+        case .complete(let n):
+            down[index: i].parser.reset()
+            beginExchange(h, headBytes: bytes, headLength: n)
+        }
+    }
+
+    // MARK: a new request
+
+    private func beginExchange(_ h: SlabHandle, headBytes: UnsafeRawBufferPointer, headLength: Int) {
+        let i = h.index
+        let snap = snapshot
+        let head = scratch
+        down[index: i].requests += 1
+        stats.requests.add(1, ordering: .relaxed)
+        stats.inFlight.add(1, ordering: .relaxed)
+        loop.timers.cancel(timerID(i, .downIdleOrHeader))
+
+        let reqBody: BodyProgress
+        switch head.framing {
+        case .length(let n): reqBody = .length(n)
+        case .chunked: reqBody = .chunked(ChunkedDecoder())
+        default: reqBody = .none
+        }
+        let pathRange = head.path
+        let path = pathRange.isEmpty
+            ? UnsafeRawBufferPointer(start: UnsafeRawPointer(("/" as StaticString).utf8Start), count: 1)
+            : UnsafeRawBufferPointer(rebasing: headBytes[pathRange])
+        let routeIndex = snap.table.match(path)
+        var x = Exchange(snapshot: snap, route: routeIndex ?? -1, backend: .active, cluster: -1, method: head.method,
+                         clientKeepAlive: head.keepAlive && !draining, clientHTTP10: head.h.version == .http10,
+                         upgrade: head.upgrade, upstream: nil, reqBody: reqBody,
+                         requestHasBody: !reqBody.isDone, startNanos: sl_monotonic_ns())
+        x.bytesIn = Int64(headLength)
+        down[index: i].x = x
+        down[index: i].inStart += headLength
+        loop.timers.arm(timerID(i, .downRequest), at: loop.now + (routeIndex.map { snap.routeData[$0].timeout } ?? snap.config.timeouts.request))
+
+        guard let r = routeIndex else { return failExchange(h, .noRoute) }
+        let limit = snap.config.limits.maxRequestBodyBytes
+        if limit > 0, case .length(let n) = reqBody, n > limit { return failExchange(h, .bodyTooLarge) }
+        if head.method == .connect { return failExchange(h, .badRequest(.badMethod)) }
+
+        // The split: override header, sticky key, or a weighted draw.
+        let route = snap.table.routes[r]
+        let rd = snap.routeData[r]
+        var override: Backend?
+        if let name = rd.overrideHeader, let v = fieldValue(head, headBytes, name) { override = Split.parseOverride(v) }
+        var bucket: UInt32?
+        if let name = rd.stickyHeader, let v = fieldValue(head, headBytes, name) {
+            bucket = Split.bucket(v)
+        } else if let cookieName = rd.stickyCookie {
+            var k = 0
+            while k < head.h.kinds.count && bucket == nil {
+                let f = head.h.fields[k]
+                if nameEquals(headBytes, f, "cookie"), let vr = Split.cookieValue(UnsafeRawBufferPointer(rebasing: headBytes[f.valueRange]), name: cookieName) {
+                    let start = f.valueRange.lowerBound + vr.lowerBound
+                    bucket = Split.bucket(UnsafeRawBufferPointer(rebasing: headBytes[start..<start + vr.count]))
+                }
+                k += 1
+            }
+        }
+        let backend = Split.choose(route, override: override, stickyBucket: bucket, rng: &rng)
+        x.backend = backend
+        x.cluster = route.cluster(for: backend)
+        down[index: i].x = x
+
+        // Build the upstream head now, while the client's head is in the buffer.
+        guard buildUpstreamHead(h, head, headBytes) else { return failExchange(h, .badRequest(.headTooLarge)) }
+        if head.expectContinue && !reqBody.isDone {
+            // We answer the expectation ourselves (the upstream never sees Expect).
+            queueStatic(h, "HTTP/1.1 100 Continue\r\n\r\n")
+        }
+        acquireUpstream(h)
+    }
+
+    /// The value of the first field named `name` (lower-case bytes).
+    func fieldValue(_ head: RequestHead, _ buf: UnsafeRawBufferPointer, _ name: [UInt8]) -> UnsafeRawBufferPointer? {
+        var k = 0
+        while k < head.h.fields.count {
+            let f = head.h.fields[k]
+            if Int(f.nameCount) == name.count {
+                var eq = true
+                var j = 0
+                let ns = Int(f.nameStart)
+                while j < name.count {
+                    let c = buf[ns + j]
+                    if ((c &- 0x41) < 26 ? c | 0x20 : c) != name[j] { eq = false; break }
+                    j += 1
+                }
+                if eq { return UnsafeRawBufferPointer(rebasing: buf[f.valueRange]) }
+            }
+            k += 1
+        }
+        return nil
+    }
+
+    func nameEquals(_ buf: UnsafeRawBufferPointer, _ f: HeaderField, _ lower: StaticString) -> Bool {
+        guard Int(f.nameCount) == lower.utf8CodeUnitCount else { return false }
+        let l = lower.utf8Start
+        let ns = Int(f.nameStart)
+        for j in 0..<Int(f.nameCount) {
+            let c = buf[ns + j]
+            if ((c &- 0x41) < 26 ? c | 0x20 : c) != l[j] { return false }
+        }
+        return true
+    }
+
+    // MARK: the request body
+
+    /// Moves buffered body bytes to the upstream's queue (validated chunked
+    /// framing is forwarded as it is). Stops when the queue is full.
+    func forwardRequestBody(_ h: SlabHandle) {
+        let i = h.index
+        guard var x = down[index: i].x, let u = x.upstream, up.contains(u) else { return }
+        if up[index: u.index].state == .connecting { return }
+        let d = down[index: i]
+        guard d.inBuf >= 0 else { return }
+        let base = pool.pointer(d.inBuf)
+        var start = d.inStart
+        let end = d.inEnd
+        if start >= end { return }
+        var forwardEnd = start
+        switch x.reqBody {
+        case .length(let rem):
+            let n = Int(min(rem, Int64(end - start)))
+            forwardEnd = start + n
+            x.reqBody = rem - Int64(n) == 0 ? .done : .length(rem - Int64(n))
+        case .chunked(var dec):
+            var idx = start
+            let view = UnsafeRawBufferPointer(start: base, count: end)
+            var failed = false
+            loop: while true {
+                switch dec.next(view, at: &idx) {
+                case .data: continue
+                case .needMore: break loop
+                case .end: x.reqBody = .done; break loop
+                case .error: failed = true; break loop
+                }
+            }
+            if failed {
+                down[index: i].x = x
+                return failExchange(h, .badRequest(.badChunkSize))
+            }
+            let limit = x.snapshot.config.limits.maxRequestBodyBytes
+            if limit > 0 && dec.bodyBytes > limit {
+                down[index: i].x = x
+                return failExchange(h, .bodyTooLarge)
+            }
+            if case .chunked = x.reqBody { x.reqBody = .chunked(dec) }
+            forwardEnd = idx
+        case .tunnel:
+            forwardEnd = end
+        default:
+            return
+        }
+        let n = forwardEnd - start
+        if n > 0 {
+            pool.retain(d.inBuf)
+            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.inBuf)) {
+                pool.release(d.inBuf)
+                down[index: i].x = x
+                return
+            }
+            start = forwardEnd
+            down[index: i].inStart = start
+        }
+        down[index: i].x = x
+        flushUp(u)
+    }
+
+    // MARK: writing to the client
+
+    func downWritable(_ h: SlabHandle) {
+        flushDown(h)
+    }
+
+    /// Writes the client's queue; closes when asked to after the flush;
+    /// resumes the upstream when the queue has room again.
+    func flushDown(_ h: SlabHandle) {
+        let i = h.index
+        if down[index: i].closed { return }
+        let fd = down[index: i].fd
+        let r = down[index: i].out.flush(fd, pool: pool)
+        switch r {
+        case .error:
+            clientClosed(h, reset: true)
+            return
+        case .drained:
+            if down[index: i].closeAfterFlush && (down[index: i].x == nil || down[index: i].x!.responseDone) {
+                closeDown(h)
+                return
+            }
+        case .pending:
+            break
+        }
+        if down[index: i].out.isFull { return }
+        // Room again: let a paused upstream continue.
+        if let x = down[index: i].x, let u = x.upstream, up.contains(u), up[index: u.index].readPaused {
+            upReadable(u)
+        }
+    }
+
+    /// Queues static bytes to the client and flushes.
+    func queueStatic(_ h: SlabHandle, _ s: StaticString) {
+        let i = h.index
+        _ = down[index: i].out.append(WriteSegment(base: UnsafeRawPointer(s.utf8Start), count: s.utf8CodeUnitCount, buffer: -1))
+        flushDown(h)
+    }
+
+    // MARK: timeouts and closes
+
+    func downIdleOrHeaderTimeout(_ h: SlabHandle) {
+        let i = h.index
+        let d = down[index: i]
+        if d.closed { return }
+        if d.x == nil && d.inEnd > d.inStart {
+            // Slowloris: a head that did not complete in time.
+            startErrorExchange(h, .headerTimeout)
+        } else if d.x == nil {
+            closeDown(h)
+        }
+    }
+
+    func requestTimeout(_ h: SlabHandle) {
+        let i = h.index
+        guard !down[index: i].closed, down[index: i].x != nil else { return }
+        failExchange(h, .upstreamTimeout)
+    }
+
+    /// The client went away (EOF or reset). An exchange in flight is abandoned.
+    func clientClosed(_ h: SlabHandle, reset: Bool = false) {
+        let i = h.index
+        if let x = down[index: i].x, !x.responseDone {
+            if !reset, !x.requestHasBody || x.reqBody.isDone, !x.upgrade {
+                // Half-close after a complete request: still answer it (HTTP allows it).
+                down[index: i].closeAfterFlush = true
+                return
+            }
+            abandonUpstream(h)
+            recordEnd(h, error: .clientAbort)
+        }
+        closeDown(h)
+    }
+
+    func closeDown(_ h: SlabHandle) {
+        let i = h.index
+        if down[index: i].closed { return }
+        if down[index: i].x != nil { abandonUpstream(h); stats.inFlight.subtract(1, ordering: .relaxed); down[index: i].x = nil }
+        var d = down[index: i]
+        d.closed = true
+        d.out.discard(pool: pool)
+        if d.inBuf >= 0 { pool.release(d.inBuf); d.inBuf = -1 }
+        down[index: i] = d
+        loop.timers.cancel(timerID(i, .downIdleOrHeader))
+        loop.timers.cancel(timerID(i, .downRequest))
+        Sys.close(d.fd)
+        deadDown.append(h)
+        stats.downstreamOpen.subtract(1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,489 @@
+import CSysShim
+import EventLoop
+import HTTP1
+import Routing
+import SluiceCore
+
+extension ProxyWorker {
+    // MARK: the upstream request head
+
+    /// Writes the head the upstream receives into a pool buffer kept on the
+    /// exchange (so a retry can resend it): the request line as HTTP/1.1,
+    /// the client's fields minus hop-by-hop ones (RFC 9110 §7.6.1) and those
+    /// named in Connection, then x-forwarded-for (appended), x-forwarded-proto
+    /// and x-request-id (kept if present), and the framing we forward.
+    func buildUpstreamHead(_ h: SlabHandle, _ head: RequestHead, _ buf: UnsafeRawBufferPointer) -> Bool {
+        let i = h.index
+        guard var x = down[index: i].x else { return false }
+        let needed = head.h.headEnd - head.h.headStart + 512
+        guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
+        var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
+        w.append(UnsafeRawBufferPointer(rebasing: buf[head.methodRange]))
+        w.append(byte: 0x20)
+        w.append(UnsafeRawBufferPointer(rebasing: buf[head.target]))
+        w.append(" HTTP/1.1\r\n")
+        var xff: Range<Int>?
+        var hasProto = false, hasID = false, hasHost = false
+        let checkConnectionNames = head.h.connection.contains(.others)
+        var k = 0
+        while k < head.h.fields.count {
+            let f = head.h.fields[k]
+            let kind = head.h.kinds[k]
+            k += 1
+            if kind.isHopByHop || kind == .expect { continue }
+            if kind == .host { hasHost = true }
+            if nameEquals(buf, f, "x-forwarded-for") {
+                xff = xff == nil ? f.valueRange : xff  // the first one; others are folded below
+                continue
+            }
+            if nameEquals(buf, f, "x-forwarded-proto") { hasProto = true }
+            if nameEquals(buf, f, "x-request-id") { hasID = true }
+            if checkConnectionNames && namedInConnection(head, buf, f) { continue }
+            w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
+            w.append(": ")
+            w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
+            w.append("\r\n")
+        }
+        if !hasHost {
+            // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require it.
+            w.append("host: ")
+            w.append(x.snapshot.clusters[x.cluster].endpointNames[0])
+            w.append("\r\n")
+        }
+        if case .chunked = x.reqBody { w.append("transfer-encoding: chunked\r\n") }
+        // x-forwarded-for: every earlier value, then this client.
+        w.append("x-forwarded-for: ")
+        var wroteAny = false
+        k = 0
+        while k < head.h.fields.count {
+            let f = head.h.fields[k]
+            k += 1
+            if xff != nil && nameEquals(buf, f, "x-forwarded-for") && f.valueCount > 0 {
+                if wroteAny { w.append(", ") }
+                w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
+                wroteAny = true
+            }
+        }
+        if wroteAny { w.append(", ") }
+        if let p = down[index: i].peer { w.append(p.host) } else { w.append("unknown") }
+        w.append("\r\n")
+        if !hasProto { w.append("x-forwarded-proto: http\r\n") }
+        if !hasID {
+            w.append("x-request-id: ")
+            appendRequestID(&w)
+            w.append("\r\n")
+        }
+        if x.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
+            w.append("connection: upgrade\r\nupgrade: ")
+            w.append(v)
+            w.append("\r\n")
+        }
+        w.append("\r\n")
+        if w.overflowed {
+            pool.release(b)
+            return false
+        }
+        x.headBuffer = b
+        x.headCount = w.count
+        down[index: i].x = x
+        return true
+    }
+
+    /// Whether field `f` is named by a token of the Connection field(s).
+    private func namedInConnection(_ head: RequestHead, _ buf: UnsafeRawBufferPointer, _ f: HeaderField) -> Bool {
+        var k = 0
+        while k < head.h.fields.count {
+            if head.h.kinds[k] == .connection {
+                let v = head.h.fields[k].valueRange
+                var s = v.lowerBound
+                while s < v.upperBound {
+                    while s < v.upperBound && (buf[s] == 0x20 || buf[s] == 0x09 || buf[s] == 0x2C) { s += 1 }
+                    var e = s
+                    while e < v.upperBound && buf[e] != 0x2C { e += 1 }
+                    var te = e
+                    while te > s && (buf[te - 1] == 0x20 || buf[te - 1] == 0x09) { te -= 1 }
+                    if te - s == Int(f.nameCount) {
+                        var eq = true
+                        for j in 0..<(te - s) {
+                            let a = buf[s + j], b = buf[Int(f.nameStart) + j]
+                            if ((a &- 0x41) < 26 ? a | 0x20 : a) != ((b &- 0x41) < 26 ? b | 0x20 : b) { eq = false; break }
+                        }
+                        if eq { return true }
+                    }
+                    s = e
+                }
+            }
+            k += 1
+        }
+        return false
+    }
+
+    /// A random UUID-shaped id (version 4 layout) from the worker's PRNG.
+    private func appendRequestID(_ w: inout HeadWriter) {
+        let hex: StaticString = "0123456789abcdef"
+        let a = rng.next(), b = rng.next()
+        var nibbles = 0
+        for word in [a, b] {
+            var v = word
+            for _ in 0..<16 {
+                if nibbles == 8 || nibbles == 12 || nibbles == 16 || nibbles == 20 { w.append(byte: UInt8(ascii: "-")) }
+                var d = Int(v & 0xF)
+                if nibbles == 12 { d = 4 }                 // version 4
+                if nibbles == 16 { d = 8 | (d & 3) }       // RFC 4122 variant
+                w.append(byte: hex.utf8Start[d])
+                v >>= 4
+                nibbles += 1
+            }
+        }
+    }
+
+    // MARK: the response
+
+    /// Parses the response head, then streams the body to the client.
+    func processUp(_ u: SlabHandle) {
+        let i = u.index
+        guard let owner = up[index: i].owner, down.contains(owner), var x = down[index: owner.index].x else { return }
+        while !x.responseHeadSent {
+            let s = up[index: i]
+            let base = pool.pointer(s.inBuf)
+            let bytes = UnsafeRawBufferPointer(start: base + s.inStart, count: s.inEnd - s.inStart)
+            var parser = s.parser
+            let r = parser.parse(bytes, requestMethod: x.method, into: &respScratch)
+            up[index: i].parser = parser
+            switch r {
+            case .incomplete:
+                if s.inStart == 0 && s.inEnd == pool.bufferSize {
+                    closeUp(u)
+                    return upstreamFailed(owner, .badResponse)
+                }
+                return
+            case .error:
+                closeUp(u)
+                return upstreamFailed(owner, .badResponse)
+            case .complete(let n):
+                up[index: i].parser.reset()
+                let resp = respScratch
+                if resp.isInterim {
+                    // 1xx: we answered any 100-continue ourselves; interim heads are not relayed.
+                    up[index: i].inStart += n
+                    continue
+                }
+                if resp.status == 101 && !x.upgrade {
+                    closeUp(u)
+                    return upstreamFailed(owner, .badResponse)
+                }
+                if resp.framing == .tunnel && x.upgrade && resp.status != 101 {
+                    x.upgrade = false
+                }
+                x.status = resp.status
+                x.responseHeadSent = true
+                var keepClient = x.clientKeepAlive && !draining
+                switch resp.framing {
+                case .none: x.respBody = .done
+                case .length(let len): x.respBody = .length(len)
+                case .chunked: x.respBody = .chunked(ChunkedDecoder())
+                    if x.clientHTTP10 { keepClient = false }
+                case .untilClose: x.respBody = .untilClose; keepClient = false
+                case .tunnel: x.respBody = .tunnel; x.reqBody = .tunnel; keepClient = false
+                }
+                if !resp.keepAlive { up[index: i].keepAlive = false }
+                x.clientKeepAlive = keepClient
+                down[index: owner.index].x = x
+                guard writeResponseHead(owner, resp, bytes, keepClient: keepClient) else {
+                    closeUp(u)
+                    return failExchange(owner, .badResponse)
+                }
+                up[index: i].inStart += n
+                x = down[index: owner.index].x!
+                if case .tunnel = x.respBody {
+                    // Client bytes already buffered go up the tunnel too.
+                    forwardRequestBody(owner)
+                    if down[index: owner.index].readPaused { downReadable(owner) }
+                }
+            }
+        }
+        forwardResponseBody(u, owner)
+    }
+
+    /// The client's response head: status line, the upstream's fields minus
+    /// hop-by-hop ones, our framing and `x-sluice-backend`.
+    private func writeResponseHead(_ h: SlabHandle, _ resp: ResponseHead, _ buf: UnsafeRawBufferPointer, keepClient: Bool) -> Bool {
+        let i = h.index
+        guard let x = down[index: i].x else { return false }
+        let needed = resp.h.headEnd - resp.h.headStart + 256
+        guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
+        var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
+        w.append("HTTP/1.1 ")
+        w.append(decimal: resp.status)
+        w.append(byte: 0x20)
+        w.append(UnsafeRawBufferPointer(rebasing: buf[resp.reason]))
+        w.append("\r\n")
+        var k = 0
+        while k < resp.h.fields.count {
+            let f = resp.h.fields[k]
+            let kind = resp.h.kinds[k]
+            k += 1
+            if kind.isHopByHop { continue }
+            if nameEquals(buf, f, "x-sluice-backend") { continue }
+            w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
+            w.append(": ")
+            w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
+            w.append("\r\n")
+        }
+        if case .chunked = x.respBody, !x.clientHTTP10 { w.append("transfer-encoding: chunked\r\n") }
+        w.append(x.backend == .active ? "x-sluice-backend: active\r\n" : "x-sluice-backend: preview\r\n")
+        if case .tunnel = x.respBody, resp.status == 101 {
+            w.append("connection: upgrade\r\n")
+            var k2 = 0
+            while k2 < resp.h.fields.count {
+                if resp.h.kinds[k2] == .upgrade {
+                    w.append("upgrade: ")
+                    w.append(UnsafeRawBufferPointer(rebasing: buf[resp.h.fields[k2].valueRange]))
+                    w.append("\r\n")
+                    break
+                }
+                k2 += 1
+            }
+        } else if !keepClient {
+            w.append("connection: close\r\n")
+        } else if x.clientHTTP10 {
+            w.append("connection: keep-alive\r\n")
+        }
+        w.append("\r\n")
+        if w.overflowed { pool.release(b); return false }
+        if !down[index: i].out.append(WriteSegment(base: pool.pointer(b), count: w.count, buffer: b)) {
+            pool.release(b)
+            return false
+        }
+        down[index: i].x!.bytesOut += Int64(w.count)
+        flushDown(h)
+        return true
+    }
+
+    /// Moves buffered response body bytes to the client's queue.
+    private func forwardResponseBody(_ u: SlabHandle, _ owner: SlabHandle) {
+        let i = u.index
+        guard var x = down[index: owner.index].x, !x.responseDone else { return }
+        let s = up[index: i]
+        guard s.inBuf >= 0 else {
+            if x.respBody.isDone { finishResponse(owner) }
+            return
+        }
+        let base = pool.pointer(s.inBuf)
+        let start = s.inStart, end = s.inEnd
+        var consumed = start
+        var failed = false
+        switch x.respBody {
+        case .length(let rem):
+            let n = Int(min(rem, Int64(end - start)))
+            if n > 0 && !queueToClient(owner, base + start, n, s.inBuf) { return }
+            consumed = start + n
+            x.respBody = rem - Int64(n) == 0 ? .done : .length(rem - Int64(n))
+        case .chunked(var dec):
+            let view = UnsafeRawBufferPointer(start: base, count: end)
+            var idx = start
+            if x.clientHTTP10 {
+                // An HTTP/1.0 client cannot read chunked: send the data only.
+                loop: while true {
+                    let before = idx
+                    switch dec.next(view, at: &idx) {
+                    case .data(let ds, let dc):
+                        if !queueToClient(owner, base + ds, dc, s.inBuf) { idx = before; dec = rewind(dec); break loop }
+                    case .needMore: break loop
+                    case .end: x.respBody = .done; break loop
+                    case .error: failed = true; break loop
+                    }
+                }
+            } else {
+                loop: while true {
+                    switch dec.next(view, at: &idx) {
+                    case .data: continue
+                    case .needMore: break loop
+                    case .end: x.respBody = .done; break loop
+                    case .error: failed = true; break loop
+                    }
+                }
+                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.inBuf) { return }
+            }
+            if case .chunked = x.respBody { x.respBody = .chunked(dec) }
+            consumed = idx
+        case .untilClose, .tunnel:
+            if end > start && !queueToClient(owner, base + start, end - start, s.inBuf) { return }
+            consumed = end
+        default:
+            break
+        }
+        up[index: i].inStart = consumed
+        down[index: owner.index].x = x
+        if failed {
+            closeUp(u)
+            return upstreamFailed(owner, .badResponse)
+        }
+        if x.respBody.isDone { finishResponse(owner) } else { flushDown(owner) }
+    }
+
+    /// A decoder cannot step back; in the rare case the client queue is out
+    /// of slots mid-run we keep its state and stop (the bytes stay buffered).
+    private func rewind(_ d: ChunkedDecoder) -> ChunkedDecoder { d }
+
+    private func queueToClient(_ h: SlabHandle, _ p: UnsafeMutableRawPointer, _ n: Int, _ buf: BufferID) -> Bool {
+        pool.retain(buf)
+        if !down[index: h.index].out.append(WriteSegment(base: p, count: n, buffer: buf)) {
+            pool.release(buf)
+            return false
+        }
+        down[index: h.index].x!.bytesOut += Int64(n)
+        return true
+    }
+
+    // MARK: the end of an exchange
+
+    /// The response is complete: the upstream goes back to its pool, the
+    /// client waits for its next request (pipelined bytes are parsed now).
+    func finishResponse(_ h: SlabHandle) {
+        let i = h.index
+        guard var x = down[index: i].x else { return }
+        x.responseDone = true
+        down[index: i].x = x
+        if let u = x.upstream, up.contains(u) {
+            if x.reqBody.isDone { releaseUpstream(u) } else { closeUp(u) }
+        }
+        if x.headBuffer >= 0 { pool.release(x.headBuffer) }
+        recordEnd(h, error: nil)
+        endExchange(h, keepAlive: x.clientKeepAlive && x.reqBody.isDone)
+    }
+
+    /// Common tail of every exchange: the client stays for another request
+    /// or is closed after its queue drains.
+    private func endExchange(_ h: SlabHandle, keepAlive: Bool) {
+        let i = h.index
+        loop.timers.cancel(timerID(i, .downRequest))
+        down[index: i].x = nil
+        stats.inFlight.subtract(1, ordering: .relaxed)
+        if !keepAlive || draining || down[index: i].peerClosed {
+            down[index: i].closeAfterFlush = true
+            flushDown(h)
+            return
+        }
+        down[index: i].headTimerArmed = false
+        loop.timers.arm(timerID(i, .downIdleOrHeader), at: loop.now + snapshot.config.timeouts.idle)
+        flushDown(h)
+        if down[index: i].closed { return }
+        if down[index: i].inEnd > down[index: i].inStart {
+            processDown(h)
+        } else {
+            releaseIdleBuffer(h)
+        }
+        if !down[index: i].closed && down[index: i].x == nil { downReadable(h) }
+    }
+
+    /// Records the finished exchange (the monitor's per-request record lands here).
+    func recordEnd(_ h: SlabHandle, error: ProxyError?) {
+        _ = h
+        _ = error
+    }
+
+    // MARK: failures
+
+    /// An upstream attempt failed before the response head reached the
+    /// client: retry when that cannot run the request twice, else answer.
+    func upstreamFailed(_ h: SlabHandle, _ e: ProxyError) {
+        let i = h.index
+        guard down.contains(h), var x = down[index: i].x else { return }
+        if let u = x.upstream, up.contains(u) { closeUp(u) }
+        x.upstream = nil
+        let safe = !x.responseHeadSent && !x.requestHasBody && x.method.isIdempotent && x.headBuffer >= 0
+        if safe && x.route >= 0 {
+            let policy = x.snapshot.table.routes[x.route].retry
+            var retry = false
+            if (e == .reset || e == .badResponse) && x.attempts == 0 && !x.staleRetryUsed && lastWasReused(x) {
+                // The classic keep-alive race: the pooled connection died as we reused it.
+                x.staleRetryUsed = true
+                retry = true
+            } else if x.attempts < policy.attempts
+                        && ((e == .connectFailure && policy.onConnectFailure) || (e == .reset && policy.onReset)) {
+                x.attempts += 1
+                retry = true
+            }
+            if retry {
+                down[index: i].x = x
+                acquireUpstream(h, fresh: true)
+                return
+            }
+        }
+        down[index: i].x = x
+        failExchange(h, e)
+    }
+
+    private func lastWasReused(_ x: Exchange) -> Bool { x.reusedUpstream }
+
+    /// Answers the exchange with the proxy's own error (SPEC §5), or cuts the
+    /// client when the response head already went out.
+    func failExchange(_ h: SlabHandle, _ e: ProxyError) {
+        let i = h.index
+        guard down.contains(h), !down[index: i].closed, var x = down[index: i].x else { return }
+        abandonUpstream(h)
+        x = down[index: i].x!
+        if x.responseHeadSent {
+            recordEnd(h, error: e)
+            closeDown(h)
+            return
+        }
+        x.status = e.status
+        x.responseHeadSent = true
+        x.responseDone = true
+        // The connection survives only if the request was read to its end.
+        let bodyConsumed = x.reqBody.isDone
+        let parseError: Bool
+        if case .badRequest = e { parseError = true } else { parseError = false }
+        let keep = x.clientKeepAlive && bodyConsumed && !parseError && !draining && e != .headerTimeout && e != .bodyTooLarge
+        down[index: i].x = x
+        writeErrorResponse(h, e, keep: keep, backend: x.cluster >= 0 ? x.backend : nil)
+        recordEnd(h, error: e)
+        endExchange(h, keepAlive: keep)
+    }
+
+    /// A request that failed before an exchange began (a bad head, a slow one).
+    func startErrorExchange(_ h: SlabHandle, _ e: ProxyError) {
+        let i = h.index
+        down[index: i].requests += 1
+        stats.requests.add(1, ordering: .relaxed)
+        stats.inFlight.add(1, ordering: .relaxed)
+        down[index: i].x = Exchange(snapshot: snapshot, route: -1, backend: .active, cluster: -1, method: .get,
+                                    clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
+                                    reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())
+        // Nothing after a refused head can be trusted: drop it.
+        down[index: i].inStart = down[index: i].inEnd
+        failExchange(h, e)
+    }
+
+    private func writeErrorResponse(_ h: SlabHandle, _ e: ProxyError, keep: Bool, backend: Backend?) {
+        guard let b = pool.take() else { return }
+        var body = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b) + 1024, count: 512))
+        body.append("{\"error\":\"")
+        body.append(e.reason)
+        body.append("\"")
+        if e.detail.utf8CodeUnitCount != e.reason.utf8CodeUnitCount || e.detail.utf8Start != e.reason.utf8Start {
+            body.append(",\"detail\":\"")
+            body.append(e.detail)
+            body.append("\"")
+        }
+        body.append("}\n")
+        var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: 1024))
+        w.appendStatusLine(e.status)
+        w.append("content-type: application/json\r\n")
+        w.appendField("content-length", decimal: body.count)
+        if let be = backend { w.append(be == .active ? "x-sluice-backend: active\r\n" : "x-sluice-backend: preview\r\n") }
+        w.append(keep ? "" : "connection: close\r\n")
+        w.append("\r\n")
+        // Move the body right after the head: one segment.
+        (pool.pointer(b) + w.count).copyMemory(from: pool.pointer(b) + 1024, byteCount: body.count)
+        let total = w.count + body.count
+        if !down[index: h.index].out.append(WriteSegment(base: pool.pointer(b), count: total, buffer: b)) {
+            pool.release(b)
+            return
+        }
+        down[index: h.index].x?.bytesOut += Int64(total)
+        flushDown(h)
+    }
+}

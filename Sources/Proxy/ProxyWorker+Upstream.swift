@@ -1,0 +1,324 @@
+import CSysShim
+import EventLoop
+import HTTP1
+import Routing
+import SluiceCore
+
+extension ProxyWorker {
+    // MARK: getting a connection
+
+    /// Gives the exchange an upstream connection: a pooled idle one, a new
+    /// one under `max_connections`, or a place in the cluster's queue.
+    func acquireUpstream(_ h: SlabHandle, fresh: Bool = false) {
+        let i = h.index
+        guard var x = down[index: i].x else { return }
+        let c = x.cluster
+        let cl = snapshot.clusters.indices.contains(c) && x.snapshot.clusters[c].name == snapshot.clusters[c].name
+            ? snapshot.clusters[c] : nil
+        guard let cluster = cl else { return failExchange(h, .noHealthyEndpoint) }
+        let counts = activeRequests[c]
+        guard let e = balancers[c].pick(count: cluster.addresses.count, healthy: { _ in true },
+                                        active: { counts[$0] }, rng: &rng) else {
+            return failExchange(h, .noHealthyEndpoint)
+        }
+        x.endpoint = e
+        // A warm idle connection first (LIFO), unless a fresh one is required.
+        if !fresh {
+            while let u = idle[c][e].popLast() {
+                guard up.contains(u), up[index: u.index].state == .idle else { continue }
+                loop.timers.cancel(timerID(u.index, .upConnectOrIdle))
+                up[index: u.index].state = .busy
+                up[index: u.index].owner = h
+                up[index: u.index].reused = true
+                up[index: u.index].responseBytes = 0
+                up[index: u.index].parser.reset()
+                x.upstream = u
+                x.reusedUpstream = true
+                down[index: i].x = x
+                activeRequests[c][e] += 1
+                sendHead(h)
+                return
+            }
+        }
+        var total = 0
+        for n in connCount[c] { total += n }
+        if total >= cluster.maxConnections {
+            if pending[c].count >= cluster.maxPending { return failExchange(h, .overflow) }
+            x.waitingInQueue = true
+            down[index: i].x = x
+            pending[c].append(h)
+            return
+        }
+        let addr = cluster.addresses[e]
+        let conn: (fd: Int32, inProgress: Bool)
+        do { conn = try Sys.connect(addr) } catch {
+            down[index: i].x = x
+            return upstreamFailed(h, .connectFailure)
+        }
+        var u = Upstream(fd: conn.fd, cluster: c, endpoint: e, clusterEpoch: clusterEpoch)
+        u.owner = h
+        u.state = .connecting
+        let uh = up.insert(u)
+        do { try loop.register(conn.fd, token: makeToken(.upstream, uh), interest: .edgeTriggered) } catch {
+            up.remove(uh)
+            Sys.close(conn.fd)
+            down[index: i].x = x
+            return upstreamFailed(h, .connectFailure)
+        }
+        connCount[c][e] += 1
+        activeRequests[c][e] += 1
+        stats.upstreamOpen.add(1, ordering: .relaxed)
+        stats.upstreamConnects.add(1, ordering: .relaxed)
+        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + x.snapshot.config.timeouts.connect)
+        x.upstream = uh
+        x.reusedUpstream = false
+        down[index: i].x = x
+        // Queue the head now; it goes out once the connect completes.
+        queueHead(h, uh)
+    }
+
+    /// Queues the built head (and any body already buffered) on the upstream.
+    func sendHead(_ h: SlabHandle) {
+        guard let x = down[index: h.index].x, let u = x.upstream else { return }
+        queueHead(h, u)
+        forwardRequestBody(h)
+        flushUp(u)
+    }
+
+    private func queueHead(_ h: SlabHandle, _ u: SlabHandle) {
+        guard let x = down[index: h.index].x, x.headBuffer >= 0 else { return }
+        pool.retain(x.headBuffer)
+        if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(x.headBuffer), count: x.headCount, buffer: x.headBuffer)) {
+            pool.release(x.headBuffer)
+        }
+    }
+
+    /// A queued request gets a connection when one frees up.
+    func servePending(_ c: Int) {
+        while let h = pending[c].first {
+            pending[c].removeFirst()
+            guard down.contains(h), !down[index: h.index].closed, var x = down[index: h.index].x else { continue }
+            x.waitingInQueue = false
+            down[index: h.index].x = x
+            acquireUpstream(h)
+            return
+        }
+    }
+
+    // MARK: upstream events
+
+    func upWritable(_ u: SlabHandle) {
+        let i = u.index
+        if up[index: i].state == .connecting {
+            let err = Sys.socketError(up[index: i].fd)
+            loop.timers.cancel(timerID(i, .upConnectOrIdle))
+            if err != 0 {
+                guard let owner = up[index: i].owner else { return closeUp(u) }
+                closeUp(u)
+                return upstreamFailed(owner, .connectFailure)
+            }
+            up[index: i].state = .busy
+            if let owner = up[index: i].owner, down.contains(owner) {
+                forwardRequestBody(owner)
+                // Body bytes may now be read from the client.
+                if down[index: owner.index].readPaused { downReadable(owner) }
+            }
+        }
+        flushUp(u)
+    }
+
+    /// Writes the upstream's queue; when it has room again, the client may
+    /// send more body.
+    func flushUp(_ u: SlabHandle) {
+        let i = u.index
+        guard up[index: i].state == .busy else { return }
+        let fd = up[index: i].fd
+        switch up[index: i].out.flush(fd, pool: pool) {
+        case .error:
+            if let owner = up[index: i].owner {
+                closeUp(u)
+                upstreamFailed(owner, .reset)
+            } else {
+                closeUp(u)
+            }
+            return
+        case .drained, .pending:
+            break
+        }
+        if !up[index: i].out.isFull, let owner = up[index: i].owner, down.contains(owner), down[index: owner.index].readPaused {
+            processDown(owner)
+            downReadable(owner)
+        }
+    }
+
+    func upReadable(_ u: SlabHandle) {
+        while true {
+            let i = u.index
+            let st = up[index: i].state
+            if st == .closed { return }
+            if st == .idle {
+                // An idle pooled connection that speaks is broken (or closing): drop it.
+                closeUp(u)
+                return
+            }
+            if st == .connecting { return }
+            guard let owner = up[index: i].owner, down.contains(owner) else { closeUp(u); return }
+            // Back-pressure: stop reading the upstream while the client's queue is full.
+            if down[index: owner.index].out.isFull {
+                up[index: i].readPaused = true
+                return
+            }
+            guard let space = upReadSpace(u) else {
+                up[index: i].readPaused = true
+                return
+            }
+            up[index: i].readPaused = false
+            let fd = up[index: i].fd
+            let buf = up[index: i].inBuf
+            switch Sys.read(fd, pool.pointer(buf) + up[index: i].inEnd, space) {
+            case .bytes(let n):
+                up[index: i].inEnd += n
+                up[index: i].responseBytes += n
+                processUp(u)
+                if n < space { return }
+            case .eof:
+                upstreamEOF(u)
+                return
+            case .wouldBlock:
+                return
+            case .error:
+                upstreamEOF(u, reset: true)
+                return
+            }
+        }
+    }
+
+    private func upReadSpace(_ u: SlabHandle) -> Int? {
+        let i = u.index
+        var s = up[index: i]
+        if s.inBuf < 0 {
+            guard let b = pool.take() else { return nil }
+            s.inBuf = b; s.inStart = 0; s.inEnd = 0
+            up[index: i] = s
+            return pool.bufferSize
+        }
+        if s.inStart == s.inEnd {
+            if pool.refCount(s.inBuf) == 1 {
+                s.inStart = 0; s.inEnd = 0
+            } else {
+                pool.release(s.inBuf)
+                guard let b = pool.take() else { s.inBuf = -1; up[index: i] = s; return nil }
+                s.inBuf = b; s.inStart = 0; s.inEnd = 0
+            }
+            up[index: i] = s
+            return pool.bufferSize
+        }
+        if s.inEnd < pool.bufferSize { return pool.bufferSize - s.inEnd }
+        if s.inStart == 0 { return nil }
+        let keep = s.inEnd - s.inStart
+        guard let b = pool.take() else { return nil }
+        pool.pointer(b).copyMemory(from: pool.pointer(s.inBuf) + s.inStart, byteCount: keep)
+        pool.release(s.inBuf)
+        s.inBuf = b; s.inStart = 0; s.inEnd = keep
+        up[index: i] = s
+        return pool.bufferSize - keep
+    }
+
+    func upTimeout(_ u: SlabHandle) {
+        let i = u.index
+        switch up[index: i].state {
+        case .connecting:
+            let owner = up[index: i].owner
+            closeUp(u)
+            if let o = owner { upstreamFailed(o, .connectFailure) }
+        case .idle:
+            closeUp(u)
+        default:
+            break
+        }
+    }
+
+    /// The upstream closed. For a close-delimited body that is the end;
+    /// otherwise the exchange failed (retried when nothing was received).
+    func upstreamEOF(_ u: SlabHandle, reset: Bool = false) {
+        let i = u.index
+        guard let owner = up[index: i].owner, down.contains(owner), let x = down[index: owner.index].x else {
+            closeUp(u)
+            return
+        }
+        if !reset, case .untilClose = x.respBody {
+            up[index: i].keepAlive = false
+            finishResponse(owner)
+            return
+        }
+        if case .tunnel = x.respBody {
+            closeUp(u)
+            down[index: owner.index].closeAfterFlush = true
+            var xx = x
+            xx.responseDone = true
+            down[index: owner.index].x = xx
+            flushDown(owner)
+            return
+        }
+        closeUp(u)
+        upstreamFailed(owner, reset ? .reset : (x.responseHeadSent ? .reset : (up[index: i].responseBytes > 0 ? .badResponse : .reset)))
+    }
+
+    /// Detaches and closes the exchange's upstream (it cannot be reused).
+    func abandonUpstream(_ h: SlabHandle) {
+        guard var x = down[index: h.index].x else { return }
+        if x.waitingInQueue, x.cluster >= 0, x.cluster < pending.count {
+            pending[x.cluster].removeAll { $0 == h }
+            x.waitingInQueue = false
+        }
+        if let u = x.upstream, up.contains(u) { closeUp(u) }
+        x.upstream = nil
+        if x.headBuffer >= 0 { pool.release(x.headBuffer); x.headBuffer = -1 }
+        down[index: h.index].x = x
+    }
+
+    func closeUp(_ u: SlabHandle) {
+        let i = u.index
+        guard up.contains(u), up[index: i].state != .closed else { return }
+        var s = up[index: i]
+        let wasIdle = s.state == .idle
+        s.state = .closed
+        s.out.discard(pool: pool)
+        if s.inBuf >= 0 { pool.release(s.inBuf); s.inBuf = -1 }
+        up[index: i] = s
+        loop.timers.cancel(timerID(i, .upConnectOrIdle))
+        Sys.close(s.fd)
+        deadUp.append(u)
+        stats.upstreamOpen.subtract(1, ordering: .relaxed)
+        if s.clusterEpoch == clusterEpoch && s.cluster < connCount.count && s.endpoint < connCount[s.cluster].count {
+            connCount[s.cluster][s.endpoint] -= 1
+            if !wasIdle { activeRequests[s.cluster][s.endpoint] -= 1 }
+            if wasIdle { idle[s.cluster][s.endpoint].removeAll { $0 == u } }
+            if let o = s.owner, down.contains(o), var x = down[index: o.index].x, x.upstream == u {
+                x.upstream = nil
+                down[index: o.index].x = x
+            }
+            servePending(s.cluster)
+        }
+    }
+
+    /// Returns a finished connection to its endpoint's idle pool.
+    func releaseUpstream(_ u: SlabHandle) {
+        let i = u.index
+        var s = up[index: i]
+        guard s.keepAlive, s.clusterEpoch == clusterEpoch, s.inStart == s.inEnd, s.out.isEmpty, !draining else {
+            return closeUp(u)
+        }
+        s.state = .idle
+        s.owner = nil
+        s.readPaused = false
+        if s.inBuf >= 0 { pool.release(s.inBuf); s.inBuf = -1; s.inStart = 0; s.inEnd = 0 }
+        up[index: i] = s
+        activeRequests[s.cluster][s.endpoint] -= 1
+        idle[s.cluster][s.endpoint].append(u)
+        loop.timers.arm(timerID(i, .upConnectOrIdle), at: loop.now + snapshot.config.timeouts.idle)
+        if !pending[s.cluster].isEmpty {
+            servePending(s.cluster)
+        }
+    }
+}

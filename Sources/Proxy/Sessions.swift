@@ -1,0 +1,127 @@
+import EventLoop
+import HTTP1
+import Routing
+import SluiceCore
+
+/// How much of a body is left to move, by its framing.
+enum BodyProgress {
+    case none
+    case length(Int64)
+    case chunked(ChunkedDecoder)
+    /// Until the upstream closes (responses only).
+    case untilClose
+    /// A tunnel after 101 / CONNECT: bytes both ways until either side closes.
+    case tunnel
+    case done
+
+    var isDone: Bool {
+        if case .done = self { return true }
+        if case .none = self { return true }
+        return false
+    }
+}
+
+/// One request/response exchange on a downstream connection.
+struct Exchange {
+    var snapshot: ProxySnapshot
+    var route: Int
+    var backend: Backend
+    var cluster: Int
+    var endpoint = -1
+    var method: Method
+    var clientKeepAlive: Bool
+    var clientHTTP10: Bool
+    var upgrade: Bool
+    var upstream: SlabHandle?
+    var reqBody: BodyProgress
+    var respBody: BodyProgress = .none
+    var requestHasBody: Bool
+    /// The response head went to the client: failures now cut, never answer.
+    var responseHeadSent = false
+    var responseDone = false
+    /// The upstream head we built, kept (one reference) so a retry can resend it.
+    var headBuffer: BufferID = -1
+    var headCount = 0
+    var attempts = 0
+    var staleRetryUsed = false
+    /// The current (or last) upstream came from the idle pool.
+    var reusedUpstream = false
+    var waitingInQueue = false
+    var startNanos: UInt64
+    var status = 0
+    var bytesIn: Int64 = 0
+    var bytesOut: Int64 = 0
+}
+
+/// A client connection. Owned by one worker, reached by slab index.
+struct Downstream {
+    var fd: Int32
+    var peer: SocketAddress?
+    var inBuf: BufferID = -1
+    var inStart = 0
+    var inEnd = 0
+    var parser: RequestParser
+    var out = WriteQueue()
+    var x: Exchange?
+    /// Reading stopped (back-pressure or nothing to do); resume explicitly.
+    var readPaused = false
+    /// Close once `out` drains.
+    var closeAfterFlush = false
+    var peerClosed = false
+    var closed = false
+    var requests = 0
+    /// The timer slot holds the header timeout (not the idle one).
+    var headTimerArmed = true
+}
+
+enum UpstreamState { case connecting, busy, idle, closed }
+
+/// A connection to an endpoint: busy with one exchange, or idle in the pool.
+struct Upstream {
+    var fd: Int32
+    var cluster: Int
+    var endpoint: Int
+    /// The cluster layout it belongs to (pools are rebuilt when it changes).
+    var clusterEpoch: UInt64
+    var state: UpstreamState = .connecting
+    var owner: SlabHandle?
+    var inBuf: BufferID = -1
+    var inStart = 0
+    var inEnd = 0
+    var parser = ResponseParser()
+    var out = WriteQueue()
+    /// Taken from the idle pool (so a failure before any byte may be the stale keep-alive race).
+    var reused = false
+    var responseBytes = 0
+    var readPaused = false
+    var keepAlive = true
+}
+
+/// Token layout in epoll user data: generation (32 bits) | kind (2 bits) | index (30 bits).
+enum TokenKind: UInt64 {
+    case listener = 1
+    case downstream = 2
+    case upstream = 3
+}
+
+@inline(__always)
+func makeToken(_ kind: TokenKind, _ h: SlabHandle) -> UInt64 {
+    UInt64(h.generation) << 32 | kind.rawValue << 30 | UInt64(UInt32(bitPattern: h.index))
+}
+
+@inline(__always)
+func decodeToken(_ t: UInt64) -> (TokenKind?, SlabHandle) {
+    let kind = TokenKind(rawValue: (t >> 30) & 3)
+    let index = Int32(truncatingIfNeeded: t & 0x3FFF_FFFF)
+    return (kind, SlabHandle(index: index, generation: UInt32(truncatingIfNeeded: t >> 32)))
+}
+
+/// Timer ids: 8 per slot; downstream kinds 0-3, upstream kinds 4-7.
+enum TimerKind: Int {
+    case downIdleOrHeader = 0
+    case downRequest = 1
+    case upConnectOrIdle = 4
+}
+
+@inline(__always)
+func timerID(_ slot: Int32, _ kind: TimerKind) -> Int { Int(slot) << 3 | kind.rawValue }

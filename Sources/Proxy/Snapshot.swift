@@ -1,0 +1,127 @@
+// Proxy: the data plane. Downstream sessions, upstream attempts and their
+// pools, on the event loop, for one config snapshot at a time.
+//
+// Why it exists: it assembles the codec, routing and the loop into Sluice's
+// main job. What it must never do: block a worker, take a lock on the
+// request path (other than the once-per-tick snapshot check), or let an
+// ambiguous request reach an upstream.
+import Config
+import EventLoop
+import Routing
+import SluiceCore
+import Synchronization
+
+/// A cluster as the data plane sees it: resolved endpoints and limits.
+public struct ClusterRuntime: Sendable {
+    public let name: String
+    /// As configured ("host:port"), for labels and logs.
+    public let endpointNames: [String]
+    /// One resolved address per configured endpoint.
+    public let addresses: [SocketAddress]
+    public let lb: LBPolicy
+    public let maxConnections: Int
+    public let maxPending: Int
+}
+
+/// Per-route data the request path needs, precomputed as bytes.
+public struct RouteRuntime: Sendable {
+    public let stickyHeader: [UInt8]?
+    public let stickyCookie: String?
+    public let overrideHeader: [UInt8]?
+    public let timeout: Millis
+}
+
+/// One immutable generation of everything the data plane reads. Workers
+/// pick up a new one once per loop tick; a request keeps the snapshot it
+/// started with until it ends (ARC frees the old one after the last).
+public final class ProxySnapshot: Sendable {
+    public let generation: UInt64
+    public let config: SluiceConfig
+    public let table: RouteTable
+    public let routeData: [RouteRuntime]
+    public let clusters: [ClusterRuntime]
+
+    public init(generation: UInt64, config: SluiceConfig, table: RouteTable, routeData: [RouteRuntime], clusters: [ClusterRuntime]) {
+        self.generation = generation
+        self.config = config
+        self.table = table
+        self.routeData = routeData
+        self.clusters = clusters
+    }
+
+    /// Builds a snapshot, resolving endpoint names (blocking: never call on a worker).
+    public static func build(_ c: SluiceConfig, generation: UInt64 = 1,
+                             resolve: (String, UInt16) throws -> [SocketAddress] = Resolver.resolve) throws -> ProxySnapshot {
+        var clusters: [ClusterRuntime] = []
+        for cl in c.clusters {
+            var addrs: [SocketAddress] = []
+            for e in cl.endpoints {
+                guard let (host, port) = splitHostPort(e), let p = port else { throw SysError("bad endpoint \(e)", 0) }
+                guard let first = try resolve(host, p).first else { throw SysError("no address for \(e)", 0) }
+                addrs.append(first)
+            }
+            clusters.append(ClusterRuntime(name: cl.name, endpointNames: cl.endpoints, addresses: addrs, lb: cl.lb,
+                                           maxConnections: cl.maxConnections, maxPending: cl.maxPending))
+        }
+        var routes: [Route] = []
+        var data: [RouteRuntime] = []
+        for r in c.routes {
+            guard let a = c.clusterIndex(r.active) else { throw SysError("unknown cluster \(r.active)", 0) }
+            let p = r.preview.flatMap { c.clusterIndex($0) }
+            routes.append(Route(name: r.name, prefix: r.prefix, activeCluster: a, previewCluster: p, weights: r.weights,
+                                sticky: r.sticky, overrideHeader: r.overrideHeader,
+                                timeoutMillis: r.timeout ?? c.timeouts.request, retry: r.retry))
+            var header: [UInt8]?, cookie: String?
+            switch r.sticky {
+            case .header(let h): header = Array(h.lowercased().utf8)
+            case .cookie(let n): cookie = n
+            case nil: break
+            }
+            data.append(RouteRuntime(stickyHeader: header, stickyCookie: cookie,
+                                     overrideHeader: r.overrideHeader.map { Array($0.lowercased().utf8) },
+                                     timeout: r.timeout ?? c.timeouts.request))
+        }
+        return ProxySnapshot(generation: generation, config: c, table: RouteTable(routes), routeData: data, clusters: clusters)
+    }
+
+    /// The same snapshot with one route's weights changed (runtime changes).
+    public func with(route index: Int, weights: Weights, generation: UInt64) -> ProxySnapshot {
+        var routes = table.routes
+        routes[index] = routes[index].with(weights: weights)
+        var cfg = config
+        cfg.routes[index].weights = weights
+        return ProxySnapshot(generation: generation, config: cfg, table: RouteTable(routes), routeData: routeData, clusters: clusters)
+    }
+}
+
+/// Publishes snapshots to every worker: readers compare an atomic
+/// generation once per tick and take the lock only when it moved.
+public final class SnapshotStore: Sendable {
+    private let generation = Atomic<UInt64>(0)
+    private let current: Locked<ProxySnapshot>
+
+    public init(_ initial: ProxySnapshot) {
+        current = Locked(initial)
+        generation.store(initial.generation, ordering: .releasing)
+    }
+
+    public func publish(_ s: ProxySnapshot) {
+        current.withLock { $0 = s }
+        generation.store(s.generation, ordering: .releasing)
+    }
+
+    public var currentGeneration: UInt64 { generation.load(ordering: .acquiring) }
+
+    public func load() -> ProxySnapshot { current.withLock { $0 } }
+
+    /// Builds and publishes the next generation from the current one, atomically
+    /// with respect to other updaters.
+    public func update(_ body: (ProxySnapshot, UInt64) throws -> ProxySnapshot) rethrows -> ProxySnapshot {
+        try current.withLock { cur in
+            let next = try body(cur, cur.generation &+ 1)
+            cur = next
+            generation.store(next.generation, ordering: .releasing)
+            return next
+        }
+    }
+}
