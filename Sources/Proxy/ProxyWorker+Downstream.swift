@@ -152,6 +152,9 @@ extension ProxyWorker {
 
     private func beginExchange(_ h: SlabHandle, headBytes: UnsafeRawBufferPointer, headLength: Int) {
         let i = h.index
+        // One acquire load per request: a weight change published while this
+        // loop slept in epoll_wait applies to the very next request.
+        refreshSnapshot()
         let snap = snapshot
         let head = scratch
         down[index: i].requests += 1

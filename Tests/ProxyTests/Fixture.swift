@@ -10,7 +10,7 @@ import XCTest
 
 /// An in-process proxy (real sockets, real workers) in front of scripted
 /// backends, on loopback ports picked by the kernel.
-final class ProxyFixture {
+final class ProxyFixture: @unchecked Sendable {
     let server: ProxyServer
     var backends: [ScriptedBackend]
     var port: UInt16 { server.boundAddresses[0].port }
