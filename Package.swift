@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "SluiceCore"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
+        .testTarget(name: "CLITests", dependencies: ["Harness"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),

@@ -17,11 +17,19 @@ public final class ProxyServer: @unchecked Sendable {
     private let listenersPerWorker: [[Int32]]
     private let workers = Locked<[ProxyWorker?]>([])
     private let maxConnectionsPerWorker: Int
+    private let resolve: @Sendable (String, UInt16) throws -> [SocketAddress]
+    private let resolverStop = Atomic<Bool>(false)
+    private var resolverThread: WorkerThread?
+    /// Completed re-resolution passes (for tests).
+    public let resolvePasses = Atomic<Int>(0)
 
-    public init(config: SluiceConfig, workers count: Int? = nil) throws {
+    /// `resolve` turns endpoint names into addresses (tests inject their own).
+    public init(config: SluiceConfig, workers count: Int? = nil,
+                resolve: @escaping @Sendable (String, UInt16) throws -> [SocketAddress] = Resolver.resolve) throws {
         Sys.ignoreSIGPIPE()
         Sys.raiseFileLimit()
-        let snap = try ProxySnapshot.build(config)
+        self.resolve = resolve
+        let snap = try ProxySnapshot.build(config, resolve: resolve)
         store = SnapshotStore(snap)
         let n = max(1, count ?? config.workers ?? Sys.cpuCount)
         group = try WorkerGroup(count: n)
@@ -80,8 +88,50 @@ public final class ProxyServer: @unchecked Sendable {
         return done
     }
 
+    /// Re-resolves endpoint hostnames every `interval` ms on a thread of its
+    /// own (getaddrinfo blocks; workers never call it) and publishes a new
+    /// snapshot when an address changed. A failed lookup keeps the old address.
+    public func startResolver(interval: Millis = 30_000) {
+        guard resolverThread == nil else { return }
+        let store = self.store, resolve = self.resolve
+        resolverThread = WorkerThread(name: "sluice-dns") { [self] in
+            var slept: Millis = 0
+            while !resolverStop.load(ordering: .relaxed) {
+                usleep(20_000)
+                slept += 20
+                if slept < interval { continue }
+                slept = 0
+                let cur = store.load()
+                var changed = false
+                var clusters = cur.clusters
+                for (ci, c) in cur.clusters.enumerated() {
+                    var addrs = c.addresses
+                    for (ei, name) in c.endpointNames.enumerated() {
+                        guard let (host, port) = splitHostPort(name), let p = port,
+                              let fresh = try? resolve(host, p).first else { continue }
+                        if fresh != addrs[ei] { addrs[ei] = fresh; changed = true }
+                    }
+                    clusters[ci] = ClusterRuntime(name: c.name, endpointNames: c.endpointNames, addresses: addrs, lb: c.lb,
+                                                  maxConnections: c.maxConnections, maxPending: c.maxPending)
+                }
+                if changed {
+                    _ = store.update { now, gen in
+                        // Only if nothing else replaced the clusters meanwhile.
+                        guard now.clusters.map(\.endpointNames) == clusters.map(\.endpointNames) else { return now }
+                        return ProxySnapshot(generation: gen, config: now.config, table: now.table,
+                                             routeData: now.routeData, clusters: clusters)
+                    }
+                }
+                resolvePasses.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
     /// Stops every worker now, closing all connections.
     public func stop() {
+        resolverStop.store(true, ordering: .relaxed)
+        resolverThread?.join()
+        resolverThread = nil
         let ws = workers.withLock { $0 }
         for (i, w) in ws.enumerated() {
             guard let w else { continue }

@@ -52,6 +52,7 @@ public final class ProxySnapshot: Sendable {
     /// Builds a snapshot, resolving endpoint names (blocking: never call on a worker).
     public static func build(_ c: SluiceConfig, generation: UInt64 = 1,
                              resolve: (String, UInt16) throws -> [SocketAddress] = Resolver.resolve) throws -> ProxySnapshot {
+        // Every endpoint resolves at start, or the config is refused.
         var clusters: [ClusterRuntime] = []
         for cl in c.clusters {
             var addrs: [SocketAddress] = []

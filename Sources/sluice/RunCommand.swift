@@ -47,6 +47,7 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         server.start()
+        server.startResolver()
         log("listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) with \(server.group.loops.count) worker(s)")
         while true {
             let sig = Signals.wait([SIGTERM, SIGINT, SIGHUP])

@@ -1,0 +1,140 @@
+import Foundation
+import Harness
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `sluice` binary: check, run, signals.
+final class SluiceBinaryTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    var binary: String {
+        for c in ["debug", "release"] {
+            let p = Self.root.appendingPathComponent(".build/\(c)/sluice").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return Self.root.appendingPathComponent(".build/debug/sluice").path
+    }
+
+    private func tempFile(_ text: String) throws -> String {
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+        try text.write(toFile: p, atomically: true, encoding: .utf8)
+        return p
+    }
+
+    private func run(_ args: [String]) throws -> (Int32, String, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testCheckAcceptsTheShippedConfig() throws {
+        let (rc, out, _) = try run(["check", "-c", Self.root.appendingPathComponent("conf/sluice.yaml").path])
+        XCTAssertEqual(rc, 0)
+        XCTAssertTrue(out.contains("ok (2 route(s), 2 cluster(s))"), out)
+    }
+
+    func testCheckPrintsEveryProblemWithFileAndLine() throws {
+        let path = try tempFile("""
+        clusters:
+          a: { endpoints: ["127.0.0.1:1"], lb: random }
+        routes:
+          - { name: r, prefix: /, active: nope }
+        timeouts: { idle: forever }
+        """)
+        defer { unlink(path) }
+        let (rc, _, err) = try run(["check", "-c", path])
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(err.contains("\(path):2: "), err)
+        XCTAssertTrue(err.contains("\(path):4: route names unknown cluster 'nope'"), err)
+        XCTAssertTrue(err.contains("\(path):5: "), err)
+    }
+
+    /// `sluice run` proxies, SIGHUP reloads (an invalid file is refused and
+    /// the running config stays), SIGTERM drains and exits 0.
+    func testRunReloadAndDrain() throws {
+        let v1 = try ScriptedBackend { _, res in res.respond(body: Array("v1".utf8)) }
+        let v2 = try ScriptedBackend { _, res in res.respond(body: Array("v2".utf8)) }
+        defer { v1.stop(); v2.stop() }
+        let port = try freePort()
+        func config(_ a: Int, _ p: Int) -> String {
+            """
+            listen: 127.0.0.1:\(port)
+            workers: 2
+            clusters:
+              v1: { endpoints: ["\(v1.address)"] }
+              v2: { endpoints: ["\(v2.address)"] }
+            routes:
+              - { name: predict, prefix: /, active: v1, preview: v2, weights: { active: \(a), preview: \(p) } }
+            """
+        }
+        let path = try tempFile(config(100, 0))
+        defer { unlink(path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["run", "-c", path]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        XCTAssertTrue(waitFor { (try? BlockingSocket(connectTo: port)) != nil }, "sluice did not start listening")
+
+        func body() throws -> String {
+            let s = try BlockingSocket(connectTo: port)
+            defer { s.close() }
+            try s.write("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            let (_, _, b) = try MessageReader(s).readResponse()
+            return String(decoding: b, as: UTF8.self)
+        }
+        XCTAssertEqual(try body(), "v1")
+        try config(0, 100).write(toFile: path, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(waitFor { (try? body()) == "v2" }, "SIGHUP reload did not apply")
+        try "routes: [".write(toFile: path, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        usleep(300_000)
+        XCTAssertEqual(try body(), "v2", "an invalid file must leave the running config")
+        XCTAssertTrue(p.isRunning)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(log.contains("reload refused"), log)
+        XCTAssertTrue(log.contains("drained"), log)
+    }
+
+    func testDemoRunsAndReportsTheSplit() throws {
+        let (rc, out, err) = try run(["demo", "--port", "0", "--requests", "200"])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("active    v1"), out)
+        XCTAssertTrue(out.contains("preview   v2"), out)
+        XCTAssertTrue(out.contains("200 responses"), out)
+    }
+
+    private func freePort() throws -> UInt16 {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(s) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        return UInt16(bigEndian: a.sin_port)
+    }
+
+    private func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end { if cond() { return true }; usleep(20_000) }
+        return false
+    }
+}
