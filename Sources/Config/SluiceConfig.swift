@@ -72,6 +72,15 @@ public struct HealthCheckConfig: Sendable, Equatable {
     public var timeout: Millis = 1_000
     public var unhealthyThreshold = 3
     public var healthyThreshold = 2
+
+    public init(path: String = "/healthz", interval: Millis = 5_000, timeout: Millis = 1_000,
+                unhealthyThreshold: Int = 3, healthyThreshold: Int = 2) {
+        self.path = path
+        self.interval = interval
+        self.timeout = timeout
+        self.unhealthyThreshold = unhealthyThreshold
+        self.healthyThreshold = healthyThreshold
+    }
 }
 
 public struct ClusterConfig: Sendable, Equatable {

@@ -22,6 +22,8 @@ public final class ProxyServer: @unchecked Sendable {
     private var resolverThread: WorkerThread?
     /// Completed re-resolution passes (for tests).
     public let resolvePasses = Atomic<Int>(0)
+    /// Active health checks for clusters that configure them.
+    public let health: HealthChecker
 
     /// `resolve` turns endpoint names into addresses (tests inject their own).
     public init(config: SluiceConfig, workers count: Int? = nil,
@@ -31,6 +33,7 @@ public final class ProxyServer: @unchecked Sendable {
         self.resolve = resolve
         let snap = try ProxySnapshot.build(config, resolve: resolve)
         store = SnapshotStore(snap)
+        health = HealthChecker(store: store)
         let n = max(1, count ?? config.workers ?? Sys.cpuCount)
         group = try WorkerGroup(count: n)
         stats = (0..<n).map { _ in WorkerStats() }
@@ -67,6 +70,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
         // Wait until every worker is listening.
         while workers.withLock({ $0.contains { $0 == nil } }) { usleep(1000) }
+        health.start()
     }
 
     /// Stops accepting and waits up to `timeout` ms for in-flight requests to
@@ -112,7 +116,7 @@ public final class ProxyServer: @unchecked Sendable {
                         if fresh != addrs[ei] { addrs[ei] = fresh; changed = true }
                     }
                     clusters[ci] = ClusterRuntime(name: c.name, endpointNames: c.endpointNames, addresses: addrs, lb: c.lb,
-                                                  maxConnections: c.maxConnections, maxPending: c.maxPending)
+                                                  maxConnections: c.maxConnections, maxPending: c.maxPending, health: c.health)
                 }
                 if changed {
                     _ = store.update { now, gen in
@@ -129,6 +133,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Stops every worker now, closing all connections.
     public func stop() {
+        health.stop()
         resolverStop.store(true, ordering: .relaxed)
         resolverThread?.join()
         resolverThread = nil
@@ -139,6 +144,11 @@ public final class ProxyServer: @unchecked Sendable {
         }
         group.stopAndJoin()
         workers.withLock { $0 = $0.map { _ in nil } }
+    }
+
+    /// Whether an endpoint is currently marked healthy.
+    public func snapshotHealth(cluster: Int, endpoint: Int) -> Bool {
+        store.load().clusters[cluster].health[endpoint].isHealthy
     }
 
     /// Sum of a counter over workers.

@@ -17,7 +17,8 @@ extension ProxyWorker {
             ? snapshot.clusters[c] : nil
         guard let cluster = cl else { return failExchange(h, .noHealthyEndpoint) }
         let counts = activeRequests[c]
-        guard let e = balancers[c].pick(count: cluster.addresses.count, healthy: { _ in true },
+        let health = cluster.health
+        guard let e = balancers[c].pick(count: cluster.addresses.count, healthy: { health[$0].isHealthy },
                                         active: { counts[$0] }, rng: &rng) else {
             return failExchange(h, .noHealthyEndpoint)
         }
@@ -167,6 +168,15 @@ extension ProxyWorker {
             if down[index: owner.index].out.isFull {
                 up[index: i].readPaused = true
                 return
+            }
+            if up[index: i].readPaused && up[index: i].inStart < up[index: i].inEnd {
+                // Resuming after the client's queue could not take all of the
+                // last read (forwardResponseBody left the rest buffered): forward
+                // that first; a read would find nothing new and leave it stuck.
+                up[index: i].readPaused = false
+                processUp(u)
+                if up[index: i].state != .busy || up[index: i].owner != owner || up[index: i].readPaused { return }
+                continue
             }
             guard let space = upReadSpace(u) else {
                 up[index: i].readPaused = true

@@ -21,6 +21,19 @@ public struct ClusterRuntime: Sendable {
     public let lb: LBPolicy
     public let maxConnections: Int
     public let maxPending: Int
+    /// Per endpoint, set by the health checker (all healthy without checks).
+    public let health: [HealthFlag]
+
+    public init(name: String, endpointNames: [String], addresses: [SocketAddress], lb: LBPolicy,
+                maxConnections: Int, maxPending: Int, health: [HealthFlag]? = nil) {
+        self.name = name
+        self.endpointNames = endpointNames
+        self.addresses = addresses
+        self.lb = lb
+        self.maxConnections = maxConnections
+        self.maxPending = maxPending
+        self.health = health ?? addresses.map { _ in HealthFlag() }
+    }
 }
 
 /// Per-route data the request path needs, precomputed as bytes.
@@ -50,7 +63,9 @@ public final class ProxySnapshot: Sendable {
     }
 
     /// Builds a snapshot, resolving endpoint names (blocking: never call on a worker).
-    public static func build(_ c: SluiceConfig, generation: UInt64 = 1,
+    /// `previous` lends its health flags to endpoints that stay (a reload
+    /// does not forget that an endpoint is down).
+    public static func build(_ c: SluiceConfig, generation: UInt64 = 1, previous: ProxySnapshot? = nil,
                              resolve: (String, UInt16) throws -> [SocketAddress] = Resolver.resolve) throws -> ProxySnapshot {
         // Every endpoint resolves at start, or the config is refused.
         var clusters: [ClusterRuntime] = []
@@ -61,8 +76,13 @@ public final class ProxySnapshot: Sendable {
                 guard let first = try resolve(host, p).first else { throw SysError("no address for \(e)", 0) }
                 addrs.append(first)
             }
+            let old = previous?.clusters.first { $0.name == cl.name }
+            let health = cl.endpoints.map { name -> HealthFlag in
+                if let o = old, let k = o.endpointNames.firstIndex(of: name) { return o.health[k] }
+                return HealthFlag()
+            }
             clusters.append(ClusterRuntime(name: cl.name, endpointNames: cl.endpoints, addresses: addrs, lb: cl.lb,
-                                           maxConnections: cl.maxConnections, maxPending: cl.maxPending))
+                                           maxConnections: cl.maxConnections, maxPending: cl.maxPending, health: health))
         }
         var routes: [Route] = []
         var data: [RouteRuntime] = []

@@ -69,7 +69,7 @@ struct RunCommand: ParsableCommand {
             next.listen = overrides.listen
             next.admin.listen = overrides.admin.listen
             next.workers = overrides.workers
-            _ = try server.store.update { _, gen in try ProxySnapshot.build(next, generation: gen) }
+            _ = try server.store.update { cur, gen in try ProxySnapshot.build(next, generation: gen, previous: cur) }
             log("reloaded \(path)")
         } catch {
             log("reload refused, running config kept:\n\(error)")
