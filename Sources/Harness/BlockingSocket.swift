@@ -98,7 +98,9 @@ public final class MessageReader {
     }
 
     /// Reads a request head and body; nil at a clean EOF before any byte.
-    public func readRequest() throws -> (RequestHead, [UInt8], [UInt8])? {
+    /// With `readBody: false` the body is left unread (the caller streams it
+    /// with `streamBody(head.framing, ...)`) and the returned body is empty.
+    public func readRequest(readBody wantBody: Bool = true) throws -> (RequestHead, [UInt8], [UInt8])? {
         var parser = RequestParser()
         var head = RequestHead()
         while true {
@@ -107,7 +109,7 @@ public final class MessageReader {
             case .complete(let n):
                 let headBytes = Array(buffer[0..<n])
                 buffer.removeFirst(n)
-                let body = try readBody(head.framing)
+                let body = wantBody ? try readBody(head.framing) : []
                 return (head, headBytes, body)
             case .error(let e):
                 throw SysError("bad request: \(e)", 0)
@@ -122,6 +124,14 @@ public final class MessageReader {
 
     /// Reads a response head and body for a request of `method`.
     public func readResponse(method: Method = .get) throws -> (ResponseHead, [UInt8], [UInt8]) {
+        let (head, headBytes) = try readResponseHead(method: method)
+        let body = head.framing == .tunnel ? [] : try readBody(head.framing)
+        return (head, headBytes, body)
+    }
+
+    /// Reads a final response head (skipping interim 1xx heads), leaving the
+    /// body unread: stream it with `streamBody(head.framing, ...)`.
+    public func readResponseHead(method: Method = .get) throws -> (ResponseHead, [UInt8]) {
         while true {
             var parser = ResponseParser()
             var head = ResponseHead()
@@ -131,8 +141,7 @@ public final class MessageReader {
                 let headBytes = Array(buffer[0..<n])
                 buffer.removeFirst(n)
                 if head.isInterim { continue }
-                let body = head.framing == .tunnel ? [] : try readBody(head.framing)
-                return (head, headBytes, body)
+                return (head, headBytes)
             case .error(let e):
                 throw SysError("bad response: \(e)", 0)
             case .incomplete:
@@ -172,6 +181,59 @@ public final class MessageReader {
                 }
             }
         }
+    }
+}
+
+extension MessageReader {
+    /// Passes a body to `sink` piece by piece as it arrives, never holding
+    /// more than one read of it (for transfers too large to keep in memory,
+    /// and for observing when each piece arrives). Chunked framing is
+    /// decoded: the sink sees data only. Returns the body's length.
+    @discardableResult
+    public func streamBody(_ framing: BodyFraming, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        var total: Int64 = 0
+        switch framing {
+        case .none, .tunnel:
+            return 0
+        case .length(let n):
+            while total < n {
+                if buffer.isEmpty, !(try fill()) { throw SysError("EOF inside a body", 0) }
+                let take = Int(min(n - total, Int64(buffer.count)))
+                try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+                buffer.removeFirst(take)
+                total += Int64(take)
+            }
+        case .untilClose:
+            repeat {
+                if !buffer.isEmpty {
+                    try buffer.withUnsafeBytes { try sink($0) }
+                    total += Int64(buffer.count)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            } while try fill()
+        case .chunked:
+            var dec = ChunkedDecoder()
+            var idx = 0
+            while true {
+                let ev = buffer.withUnsafeBytes { dec.next($0, at: &idx) }
+                switch ev {
+                case .data(let s, let c):
+                    try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[s..<s + c])) }
+                    total += Int64(c)
+                case .end:
+                    buffer.removeFirst(idx)
+                    return total
+                case .error(let e):
+                    throw SysError("bad chunked body: \(e)", 0)
+                case .needMore:
+                    // Everything up to idx is decoded: drop it before reading more.
+                    buffer.removeFirst(idx)
+                    idx = 0
+                    if !(try fill()) { throw SysError("EOF inside a chunked body", 0) }
+                }
+            }
+        }
+        return total
     }
 }
 

@@ -25,6 +25,19 @@ public final class BackendResponder: @unchecked Sendable {
     public let socket: BlockingSocket
     /// Set false to close the connection after this response.
     public var keepAlive = true
+    /// The connection's reader. When the backend streams request bodies
+    /// (`ScriptedBackend.streamRequestBodies`), the handler must read the
+    /// body through it (`readRequestBody`) before answering.
+    public internal(set) var reader: MessageReader?
+    /// The framing of the request being answered.
+    public internal(set) var requestFraming: BodyFraming = .none
+
+    /// Streams the request body to `sink` (streaming mode only); returns its length.
+    @discardableResult
+    public func readRequestBody(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        guard let reader else { return 0 }
+        return try reader.streamBody(requestFraming, sink)
+    }
 
     init(_ s: BlockingSocket) { socket = s }
 
@@ -63,6 +76,10 @@ public final class ScriptedBackend: @unchecked Sendable {
     /// TCP connections accepted so far.
     public let connections = Atomic<Int>(0)
     public let requests = Atomic<Int>(0)
+    /// When set, request bodies are not read before the handler runs: the
+    /// handler streams them with `BackendResponder.readRequestBody` (for
+    /// uploads too large to hold). `BackendRequest.body` is then empty.
+    public let streamRequestBodies = Atomic<Bool>(false)
 
     public init(host: String = "127.0.0.1", _ handler: @escaping Handler) throws {
         self.handler = handler
@@ -102,7 +119,8 @@ public final class ScriptedBackend: @unchecked Sendable {
             s.close()
         }
         while !stopping.load(ordering: .relaxed) {
-            guard let (head, headBytes, body) = try? reader.readRequest() else { return }
+            let streaming = streamRequestBodies.load(ordering: .relaxed)
+            guard let (head, headBytes, body) = try? reader.readRequest(readBody: !streaming) else { return }
             requests.add(1, ordering: .relaxed)
             let headers = head.h.fields.map {
                 (String(decoding: headBytes[$0.nameRange], as: UTF8.self), String(decoding: headBytes[$0.valueRange], as: UTF8.self))
@@ -112,6 +130,8 @@ public final class ScriptedBackend: @unchecked Sendable {
                                      headers: headers, body: body, connection: connection)
             let responder = BackendResponder(s)
             responder.keepAlive = head.keepAlive
+            responder.reader = reader
+            responder.requestFraming = head.framing
             handler(req, responder)
             if !responder.keepAlive { return }
         }

@@ -29,7 +29,7 @@ extension ProxyWorker {
                 down[index: i].inEnd += n
                 if var x = down[index: i].x { x.bytesIn += Int64(n); down[index: i].x = x }
                 processDown(h)
-                if n < space { return }
+                if n < space && !down[index: i].hangupSeen { return }
             case .eof:
                 down[index: i].peerClosed = true
                 clientClosed(h)
@@ -297,6 +297,7 @@ extension ProxyWorker {
             forwardEnd = idx
         case .tunnel:
             forwardEnd = end
+            touchTunnel(h)
         default:
             return
         }
@@ -364,6 +365,9 @@ extension ProxyWorker {
             // Slowloris: a head that did not complete in time.
             startErrorExchange(h, .headerTimeout)
         } else if d.x == nil {
+            closeDown(h)
+        } else if case .tunnel = d.x!.respBody {
+            // An upgraded connection idle in both directions.
             closeDown(h)
         }
     }

@@ -38,7 +38,7 @@ extension ProxyWorker {
             }
             if nameEquals(buf, f, "x-forwarded-proto") { hasProto = true }
             if nameEquals(buf, f, "x-request-id") { hasID = true }
-            if checkConnectionNames && namedInConnection(head, buf, f) { continue }
+            if checkConnectionNames && namedInConnection(head.h, buf, f) { continue }
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
             w.append(": ")
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
@@ -89,12 +89,13 @@ extension ProxyWorker {
         return true
     }
 
-    /// Whether field `f` is named by a token of the Connection field(s).
-    private func namedInConnection(_ head: RequestHead, _ buf: UnsafeRawBufferPointer, _ f: HeaderField) -> Bool {
+    /// Whether field `f` is named by a token of the Connection field(s)
+    /// (of a request or a response head).
+    private func namedInConnection(_ head: HeadFields, _ buf: UnsafeRawBufferPointer, _ f: HeaderField) -> Bool {
         var k = 0
-        while k < head.h.fields.count {
-            if head.h.kinds[k] == .connection {
-                let v = head.h.fields[k].valueRange
+        while k < head.fields.count {
+            if head.kinds[k] == .connection {
+                let v = head.fields[k].valueRange
                 var s = v.lowerBound
                 while s < v.upperBound {
                     while s < v.upperBound && (buf[s] == 0x20 || buf[s] == 0x09 || buf[s] == 0x2C) { s += 1 }
@@ -184,7 +185,11 @@ extension ProxyWorker {
                 case .chunked: x.respBody = .chunked(ChunkedDecoder())
                     if x.clientHTTP10 { keepClient = false }
                 case .untilClose: x.respBody = .untilClose; keepClient = false
-                case .tunnel: x.respBody = .tunnel; x.reqBody = .tunnel; keepClient = false
+                case .tunnel:
+                    x.respBody = .tunnel; x.reqBody = .tunnel; keepClient = false
+                    // A tunnel lives as long as it is used: the idle timeout replaces the request timeout.
+                    loop.timers.cancel(timerID(owner.index, .downRequest))
+                    touchTunnel(owner)
                 }
                 if !resp.keepAlive { up[index: i].keepAlive = false }
                 x.clientKeepAlive = keepClient
@@ -218,6 +223,9 @@ extension ProxyWorker {
         w.append(byte: 0x20)
         w.append(UnsafeRawBufferPointer(rebasing: buf[resp.reason]))
         w.append("\r\n")
+        // Fields the upstream named in its Connection field are hop-by-hop too
+        // (RFC 9110 §7.6.1); they were relayed before.
+        let checkConnectionNames = resp.h.connection.contains(.others)
         var k = 0
         while k < resp.h.fields.count {
             let f = resp.h.fields[k]
@@ -225,6 +233,7 @@ extension ProxyWorker {
             k += 1
             if kind.isHopByHop { continue }
             if nameEquals(buf, f, "x-sluice-backend") { continue }
+            if checkConnectionNames && namedInConnection(resp.h, buf, f) { continue }
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
             w.append(": ")
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
@@ -256,7 +265,7 @@ extension ProxyWorker {
             return false
         }
         down[index: i].x!.bytesOut += Int64(w.count)
-        flushDown(h)
+        // Not flushed here: the body bytes already read join it in one writev.
         return true
     }
 
@@ -276,7 +285,8 @@ extension ProxyWorker {
         switch x.respBody {
         case .length(let rem):
             let n = Int(min(rem, Int64(end - start)))
-            if n > 0 && !queueToClient(owner, base + start, n, s.inBuf) { return }
+            // No write slot: the bytes stay buffered and upReadable forwards them on resume.
+            if n > 0 && !queueToClient(owner, base + start, n, s.inBuf) { up[index: i].readPaused = true; return }
             consumed = start + n
             x.respBody = rem - Int64(n) == 0 ? .done : .length(rem - Int64(n))
         case .chunked(var dec):
@@ -284,11 +294,28 @@ extension ProxyWorker {
             var idx = start
             if x.clientHTTP10 {
                 // An HTTP/1.0 client cannot read chunked: send the data only.
+                // Each data run is one write segment, so many small chunks in one
+                // read can use up the client queue's slots. Then the queue is
+                // written at once and the run retried; when the socket is full,
+                // decoder and index go back to before the run (the decoder is a
+                // value: keep a copy, it cannot step back by itself) and the
+                // rest stays buffered for upReadable to resume with (readPaused).
+                // Rewinding only the index desynchronised the decoder from the
+                // bytes, and nothing resumed the buffered rest: the response
+                // stalled (BodyStreamingTests, HTTP/1.0 client, many chunks).
                 loop: while true {
                     let before = idx
+                    let saved = dec
                     switch dec.next(view, at: &idx) {
                     case .data(let ds, let dc):
-                        if !queueToClient(owner, base + ds, dc, s.inBuf) { idx = before; dec = rewind(dec); break loop }
+                        if queueToClient(owner, base + ds, dc, s.inBuf) { continue }
+                        let fd = down[index: owner.index].fd
+                        if down[index: owner.index].out.flush(fd, pool: pool) == .drained,
+                           queueToClient(owner, base + ds, dc, s.inBuf) { continue }
+                        idx = before
+                        dec = saved
+                        up[index: i].readPaused = true
+                        break loop
                     case .needMore: break loop
                     case .end: x.respBody = .done; break loop
                     case .error: failed = true; break loop
@@ -303,17 +330,22 @@ extension ProxyWorker {
                     case .error: failed = true; break loop
                     }
                 }
-                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.inBuf) { return }
+                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.inBuf) {
+                    up[index: i].readPaused = true  // resumed by upReadable, as above
+                    return
+                }
             }
             if case .chunked = x.respBody { x.respBody = .chunked(dec) }
             consumed = idx
         case .untilClose, .tunnel:
-            if end > start && !queueToClient(owner, base + start, end - start, s.inBuf) { return }
+            if end > start && !queueToClient(owner, base + start, end - start, s.inBuf) { up[index: i].readPaused = true; return }
             consumed = end
         default:
             break
         }
         up[index: i].inStart = consumed
+        // queueToClient counted bytes on the stored exchange; keep its count.
+        if let stored = down[index: owner.index].x { x.bytesOut = stored.bytesOut }
         down[index: owner.index].x = x
         if failed {
             closeUp(u)
@@ -321,10 +353,6 @@ extension ProxyWorker {
         }
         if x.respBody.isDone { finishResponse(owner) } else { flushDown(owner) }
     }
-
-    /// A decoder cannot step back; in the rare case the client queue is out
-    /// of slots mid-run we keep its state and stop (the bytes stay buffered).
-    private func rewind(_ d: ChunkedDecoder) -> ChunkedDecoder { d }
 
     private func queueToClient(_ h: SlabHandle, _ p: UnsafeMutableRawPointer, _ n: Int, _ buf: BufferID) -> Bool {
         pool.retain(buf)
@@ -334,6 +362,11 @@ extension ProxyWorker {
         }
         down[index: h.index].x!.bytesOut += Int64(n)
         return true
+    }
+
+    /// Pushes a tunnel's idle deadline out (lazily: most calls cost nothing).
+    func touchTunnel(_ h: SlabHandle) {
+        loop.timers.rearmLazily(timerID(h.index, .downIdleOrHeader), at: loop.now + snapshot.config.timeouts.idle, slack: 1000)
     }
 
     // MARK: the end of an exchange
@@ -374,7 +407,9 @@ extension ProxyWorker {
         } else {
             releaseIdleBuffer(h)
         }
-        if !down[index: i].closed && down[index: i].x == nil { downReadable(h) }
+        // Edge-triggered: read again only if bytes arrived while we were busy
+        // (a read now would mostly end in EAGAIN: a wasted syscall).
+        if !down[index: i].closed && down[index: i].x == nil && down[index: i].readPaused { downReadable(h) }
     }
 
     /// Records the finished exchange (the monitor's per-request record lands here).

@@ -153,15 +153,19 @@ extension ProxyWorker {
     }
 
     func upReadable(_ u: SlabHandle) {
+        var first = true
         while true {
             let i = u.index
             let st = up[index: i].state
             if st == .closed { return }
             if st == .idle {
-                // An idle pooled connection that speaks is broken (or closing): drop it.
-                closeUp(u)
+                // An idle pooled connection that speaks (or closes) is done: drop it.
+                // After a full read that completed a response it has just gone
+                // idle, though: then there is simply nothing more to read.
+                if first { closeUp(u) }
                 return
             }
+            first = false
             if st == .connecting { return }
             guard let owner = up[index: i].owner, down.contains(owner) else { closeUp(u); return }
             // Back-pressure: stop reading the upstream while the client's queue is full.
@@ -190,7 +194,7 @@ extension ProxyWorker {
                 up[index: i].inEnd += n
                 up[index: i].responseBytes += n
                 processUp(u)
-                if n < space { return }
+                if n < space && !up[index: i].hangupSeen { return }
             case .eof:
                 upstreamEOF(u)
                 return

@@ -75,10 +75,14 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
         case .listener: acceptAll(Int(h.index))
         case .downstream:
             guard down.contains(h), !down[index: h.index].closed else { return }
+            // Edge-triggered: a FIN that comes with the last data gets no event of
+            // its own, so remember it (a tunnel's close was missed without this).
+            if !events.isDisjoint(with: [.readHangup, .hangup]) { down[index: h.index].hangupSeen = true }
             if events.contains(.writable) { downWritable(h) }
             if events.contains(.readable) || events.contains(.readHangup) { downReadable(h) }
         case .upstream:
             guard up.contains(h), up[index: h.index].state != .closed else { return }
+            if !events.isDisjoint(with: [.readHangup, .hangup]) { up[index: h.index].hangupSeen = true }
             if events.contains(.writable) { upWritable(h) }
             if events.contains(.readable) || events.contains(.readHangup) { upReadable(h) }
         case nil: break

@@ -68,6 +68,9 @@ struct Downstream {
     /// Close once `out` drains.
     var closeAfterFlush = false
     var peerClosed = false
+    /// epoll reported the peer's FIN (RDHUP/HUP): it sits behind the data, so
+    /// a short read no longer means "drained"; read on until EOF.
+    var hangupSeen = false
     var closed = false
     var requests = 0
     /// The timer slot holds the header timeout (not the idle one).
@@ -95,6 +98,8 @@ struct Upstream {
     var responseBytes = 0
     var readPaused = false
     var keepAlive = true
+    /// As `Downstream.hangupSeen`: read on to the EOF after a short read.
+    var hangupSeen = false
 }
 
 /// Token layout in epoll user data: generation (32 bits) | kind (2 bits) | index (30 bits).
