@@ -21,51 +21,95 @@ public struct SlabHandle: Hashable, Sendable {
 /// stale handle (an event for an fd since closed and reused) is detected
 /// instead of reaching the new occupant. Freed slots are reused LIFO; the
 /// storage only grows. Not thread-safe: owned by one loop.
-public struct Slab<Element> {
-    @usableFromInline var values: [Element?] = []
-    @usableFromInline var generations: [UInt32] = []
+///
+/// Elements live in one manually managed buffer and are reached through
+/// addressors (`subscript(index:)`), so reading or mutating one field of a
+/// large element touches that field only: no copy of the element, no
+/// retain of what it holds. Noncopyable, so the buffer has one owner.
+public struct Slab<Element>: ~Copyable {
+    @usableFromInline var base: UnsafeMutablePointer<Element>
+    @usableFromInline var live: UnsafeMutablePointer<Bool>
+    @usableFromInline var generations: UnsafeMutablePointer<UInt32>
+    @usableFromInline var capacity: Int
+    /// Slots ever used (the rest of `capacity` is uninitialised).
+    @usableFromInline var used = 0
     @usableFromInline var free: [Int32] = []
     public private(set) var count = 0
 
-    public init(capacity: Int = 0) {
-        values.reserveCapacity(capacity)
-        generations.reserveCapacity(capacity)
-        free.reserveCapacity(capacity)
+    public init(capacity: Int = 16) {
+        let c = max(1, capacity)
+        self.capacity = c
+        base = .allocate(capacity: c)
+        live = .allocate(capacity: c)
+        generations = .allocate(capacity: c)
+        free.reserveCapacity(c)
+    }
+
+    deinit {
+        for i in 0..<used where live[i] { (base + i).deinitialize(count: 1) }
+        base.deallocate()
+        live.deallocate()
+        generations.deallocate()
     }
 
     /// Stores `value` and returns its handle.
-    public mutating func insert(_ value: Element) -> SlabHandle {
+    public mutating func insert(_ value: consuming Element) -> SlabHandle {
         count += 1
         if let i = free.popLast() {
-            values[Int(i)] = value
+            (base + Int(i)).initialize(to: value)
+            live[Int(i)] = true
             return SlabHandle(index: i, generation: generations[Int(i)])
         }
-        values.append(value)
-        generations.append(1)
-        return SlabHandle(index: Int32(values.count - 1), generation: 1)
+        if used == capacity { grow() }
+        let i = used
+        used += 1
+        (base + i).initialize(to: value)
+        live[i] = true
+        generations[i] = 1
+        return SlabHandle(index: Int32(i), generation: 1)
+    }
+
+    private mutating func grow() {
+        let c = capacity * 2
+        let nb = UnsafeMutablePointer<Element>.allocate(capacity: c)
+        nb.moveInitialize(from: base, count: used)  // freed slots hold no value; moving them is moving nothing
+        let nl = UnsafeMutablePointer<Bool>.allocate(capacity: c)
+        nl.initialize(from: live, count: used)
+        let ng = UnsafeMutablePointer<UInt32>.allocate(capacity: c)
+        ng.initialize(from: generations, count: used)
+        base.deallocate(); live.deallocate(); generations.deallocate()
+        base = nb; live = nl; generations = ng
+        capacity = c
+        free.reserveCapacity(c)
     }
 
     /// Whether `h` still names a live element.
     @inlinable public func contains(_ h: SlabHandle) -> Bool {
         let i = Int(h.index)
-        return i >= 0 && i < values.count && generations[i] == h.generation && values[i] != nil
+        return i >= 0 && i < used && live[i] && generations[i] == h.generation
     }
 
     /// The current generation of slot `index` (for handles rebuilt from tokens).
     @inlinable public func generation(at index: Int32) -> UInt32? {
         let i = Int(index)
-        return i >= 0 && i < values.count && values[i] != nil ? generations[i] : nil
+        return i >= 0 && i < used && live[i] ? generations[i] : nil
     }
 
-    /// The element at a live handle (nil when stale).
+    /// A copy of the element at a live handle (nil when stale).
     public subscript(h: SlabHandle) -> Element? {
-        get { contains(h) ? values[Int(h.index)] : nil }
+        contains(h) ? base[Int(h.index)] : nil
     }
 
     /// In-place access by index; the slot must be live.
     @inlinable public subscript(index i: Int32) -> Element {
-        _read { yield values[Int(i)]! }
-        _modify { yield &values[Int(i)]! }
+        unsafeAddress {
+            precondition(Int(i) < used && live[Int(i)], "slab slot not live")
+            return UnsafePointer(base + Int(i))
+        }
+        unsafeMutableAddress {
+            precondition(Int(i) < used && live[Int(i)], "slab slot not live")
+            return base + Int(i)
+        }
     }
 
     /// Frees the slot; its generation moves on, so old handles go stale.
@@ -73,8 +117,8 @@ public struct Slab<Element> {
     public mutating func remove(_ h: SlabHandle) -> Element? {
         guard contains(h) else { return nil }
         let i = Int(h.index)
-        let v = values[i]
-        values[i] = nil
+        let v = (base + i).move()
+        live[i] = false
         generations[i] &+= 1
         if generations[i] == 0 { generations[i] = 1 }
         free.append(h.index)
@@ -85,7 +129,7 @@ public struct Slab<Element> {
     /// Handles of all live elements (for shutdown and tests; allocates).
     public var handles: [SlabHandle] {
         var out: [SlabHandle] = []
-        for i in 0..<values.count where values[i] != nil {
+        for i in 0..<used where live[i] {
             out.append(SlabHandle(index: Int32(i), generation: generations[i]))
         }
         return out

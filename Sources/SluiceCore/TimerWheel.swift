@@ -15,6 +15,9 @@ public struct TimerWheel: Sendable {
     private let slotMask: Int
     /// Head timer id per bucket, -1 when empty.
     private var heads: [Int32]
+    /// One bit per bucket: set when the bucket holds a timer, so finding the
+    /// next deadline skips empty buckets 64 at a time.
+    private var occupied: [UInt64]
     private var next: [Int32]
     private var prev: [Int32]
     /// Deadline per id; 0 when not armed.
@@ -28,13 +31,15 @@ public struct TimerWheel: Sendable {
     private var dueIndex = 0
     public private(set) var armedCount = 0
 
-    /// `slots` is rounded up to a power of two.
+    /// `slots` is rounded up to a power of two (at least 64).
     public init(now: Millis, slots: Int = 4096, resolution: Millis = 1, capacity: Int = 1024) {
-        var s = 1
+        // At least 64 buckets: the occupancy bitmap works in 64-bit words.
+        var s = 64
         while s < slots { s <<= 1 }
         self.resolution = max(1, resolution)
         slotMask = s - 1
         heads = Array(repeating: -1, count: s)
+        occupied = Array(repeating: 0, count: max(1, s / 64))
         next = []
         prev = []
         deadlines = []
@@ -70,7 +75,7 @@ public struct TimerWheel: Sendable {
         let h = heads[bucket]
         next[id] = h
         prev[id] = -1
-        if h >= 0 { prev[Int(h)] = Int32(id) }
+        if h >= 0 { prev[Int(h)] = Int32(id) } else { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
         heads[bucket] = Int32(id)
         armedCount += 1
     }
@@ -89,7 +94,11 @@ public struct TimerWheel: Sendable {
 
     private mutating func unlink(_ id: Int) {
         let n = next[id], p = prev[id]
-        if p >= 0 { next[Int(p)] = n } else { heads[Int(bucketOf[id])] = n }
+        if p >= 0 { next[Int(p)] = n } else {
+            let b = Int(bucketOf[id])
+            heads[b] = n
+            if n < 0 { occupied[b >> 6] &= ~(1 << UInt64(b & 63)) }
+        }
         if n >= 0 { prev[Int(n)] = p }
         deadlines[id] = 0
         next[id] = -1
@@ -102,10 +111,17 @@ public struct TimerWheel: Sendable {
     /// buckets within the cap.
     public func timeout(now: Millis, cap: Millis) -> Millis {
         guard armedCount > 0 else { return cap }
-        let limitTicks = min(cap / resolution + 1, UInt64(slotMask))
+        let limit = cursorTick + min(cap / resolution + 1, UInt64(slotMask))
         var t = cursorTick
-        var scanned: UInt64 = 0
-        while scanned <= limitTicks {
+        while t <= limit {
+            let b = Int(t & UInt64(slotMask))
+            let word = occupied[b >> 6] >> UInt64(b & 63)
+            if word == 0 {
+                t += UInt64(64 - (b & 63))  // the rest of this word is empty
+                continue
+            }
+            t += UInt64(word.trailingZeroBitCount)
+            if t > limit { break }
             var id = heads[Int(t & UInt64(slotMask))]
             var best = Millis.max
             while id >= 0 {
@@ -115,7 +131,6 @@ public struct TimerWheel: Sendable {
             }
             if best != Millis.max { return best <= now ? 0 : min(best - now, cap) }
             t += 1
-            scanned += 1
         }
         return cap
     }
