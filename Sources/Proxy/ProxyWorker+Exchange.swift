@@ -65,7 +65,7 @@ extension ProxyWorker {
             }
         }
         if wroteAny { w.append(", ") }
-        if let p = down[index: i].peer { w.append(p.host) } else { w.append("unknown") }
+        down[index: i].peer.withBytes { w.append($0) }
         w.append("\r\n")
         if !hasProto { w.append("x-forwarded-proto: http\r\n") }
         if !hasID {

@@ -161,7 +161,7 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
             }
             Sys.setNoDelay(fd)
             var d = Downstream(fd: fd, parser: RequestParser(limits: headLimits))
-            d.peer = SocketAddress.peer(of: fd)
+            d.peer = PeerText(SocketAddress.peer(of: fd)?.host ?? "unknown")
             let h = down.insert(d)
             do { try loop.register(fd, token: makeToken(.downstream, h), interest: .edgeTriggered) } catch {
                 down.remove(h)

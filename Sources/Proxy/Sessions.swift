@@ -56,7 +56,8 @@ struct Exchange {
 /// A client connection. Owned by one worker, reached by slab index.
 struct Downstream {
     var fd: Int32
-    var peer: SocketAddress?
+    /// The client's address as text, formatted once at accept (x-forwarded-for).
+    var peer = PeerText()
     var inBuf: BufferID = -1
     var inStart = 0
     var inEnd = 0
@@ -130,3 +131,21 @@ enum TimerKind: Int {
 
 @inline(__always)
 func timerID(_ slot: Int32, _ kind: TimerKind) -> Int { Int(slot) << 3 | kind.rawValue }
+
+/// Up to 48 bytes of address text stored inline (an IPv6 literal is at most 45).
+struct PeerText {
+    private var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+    private(set) var count = 0
+
+    init() {}
+
+    init(_ text: String) {
+        let bytes = Array(text.utf8.prefix(48))
+        withUnsafeMutableBytes(of: &storage) { $0.copyBytes(from: bytes) }
+        count = bytes.count
+    }
+
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+}
