@@ -23,10 +23,10 @@ extension ProxyWorker {
             }
             down[index: i].readPaused = false
             let d = down[index: i]
-            let base = pool.pointer(d.inBuf)
-            switch Sys.read(d.fd, base + d.inEnd, space) {
+            let base = pool.pointer(d.input.id)
+            switch Sys.read(d.fd, base + d.input.end, space) {
             case .bytes(let n):
-                down[index: i].inEnd += n
+                down[index: i].input.end += n
                 if var x = down[index: i].x { x.bytesIn += Int64(n); down[index: i].x = x }
                 processDown(h)
                 if n < space && !down[index: i].hangupSeen { return }
@@ -61,55 +61,16 @@ extension ProxyWorker {
         }
     }
 
-    /// Makes room after `inEnd` and returns how much; nil when none can be made.
-    /// Bytes before `inStart` may still back queued writes, so they are never
-    /// overwritten: a buffer shared with a queue is left to it.
+    /// Room to read into; a head may outgrow a normal buffer into a large one.
     private func downReadSpace(_ h: SlabHandle) -> Int? {
-        let i = h.index
-        var d = down[index: i]
-        if d.inBuf < 0 {
-            guard let b = pool.take() else { return nil }
-            d.inBuf = b; d.inStart = 0; d.inEnd = 0
-            down[index: i] = d
-            return pool.bufferSize
-        }
-        if d.inStart == d.inEnd {
-            if pool.refCount(d.inBuf) == 1 && !pool.isLarge(d.inBuf) {
-                d.inStart = 0; d.inEnd = 0
-            } else {
-                pool.release(d.inBuf)
-                guard let b = pool.take() else { d.inBuf = -1; down[index: i] = d; return nil }
-                d.inBuf = b; d.inStart = 0; d.inEnd = 0
-            }
-            down[index: i] = d
-            return pool.bufferSize
-        }
-        let cap = pool.capacity(of: d.inBuf)
-        if d.inEnd < cap { return cap - d.inEnd }
-        // Full: move the unconsumed bytes to the front of a fresh buffer, a
-        // large one if a head has outgrown a normal one.
-        let keep = d.inEnd - d.inStart
-        let awaitingHead = d.x == nil
-        if d.inStart == 0 && (!awaitingHead || pool.isLarge(d.inBuf)) { return nil }
-        let b: BufferID?
-        if keep < pool.bufferSize / 2 { b = pool.take() } else if awaitingHead { b = pool.takeLarge() } else { return nil }
-        guard let nb = b else { return nil }
-        pool.pointer(nb).copyMemory(from: pool.pointer(d.inBuf) + d.inStart, byteCount: keep)
-        pool.release(d.inBuf)
-        d.inBuf = nb; d.inStart = 0; d.inEnd = keep
-        down[index: i] = d
-        return pool.capacity(of: nb) - keep
+        let awaitingHead = down[index: h.index].x == nil
+        return down[index: h.index].input.makeSpace(pool, allowLarge: awaitingHead)
     }
 
     /// An idle connection holds no buffer.
     func releaseIdleBuffer(_ h: SlabHandle) {
-        let i = h.index
-        let d = down[index: i]
-        guard d.x == nil, d.inBuf >= 0, d.inStart == d.inEnd else { return }
-        pool.release(d.inBuf)
-        down[index: i].inBuf = -1
-        down[index: i].inStart = 0
-        down[index: i].inEnd = 0
+        guard down[index: h.index].x == nil else { return }
+        down[index: h.index].input.releaseIfEmpty(pool)
     }
 
     /// Acts on buffered client bytes: a new head, or body for the upstream.
@@ -126,9 +87,9 @@ extension ProxyWorker {
     private func parseHead(_ h: SlabHandle) {
         let i = h.index
         let d = down[index: i]
-        guard d.inBuf >= 0, d.inEnd > d.inStart, !d.closeAfterFlush else { return }
-        let base = pool.pointer(d.inBuf)
-        let bytes = UnsafeRawBufferPointer(start: base + d.inStart, count: d.inEnd - d.inStart)
+        guard d.input.id >= 0, d.input.end > d.input.start, !d.closeAfterFlush else { return }
+        let base = pool.pointer(d.input.id)
+        let bytes = UnsafeRawBufferPointer(start: base + d.input.start, count: d.input.end - d.input.start)
         var parser = d.parser
         let result = parser.parse(bytes, into: &scratch)
         down[index: i].parser = parser
@@ -179,7 +140,7 @@ extension ProxyWorker {
                          requestHasBody: !reqBody.isDone, startNanos: sl_monotonic_ns())
         x.bytesIn = Int64(headLength)
         down[index: i].x = x
-        down[index: i].inStart += headLength
+        down[index: i].input.start += headLength
         loop.timers.arm(timerID(i, .downRequest), at: loop.now + (routeIndex.map { snap.routeData[$0].timeout } ?? snap.config.timeouts.request))
 
         guard let r = routeIndex else { return failExchange(h, .noRoute) }
@@ -261,10 +222,10 @@ extension ProxyWorker {
         guard var x = down[index: i].x, let u = x.upstream, up.contains(u) else { return }
         if up[index: u.index].state == .connecting { return }
         let d = down[index: i]
-        guard d.inBuf >= 0 else { return }
-        let base = pool.pointer(d.inBuf)
-        var start = d.inStart
-        let end = d.inEnd
+        guard d.input.id >= 0 else { return }
+        let base = pool.pointer(d.input.id)
+        var start = d.input.start
+        let end = d.input.end
         if start >= end { return }
         var forwardEnd = start
         switch x.reqBody {
@@ -303,14 +264,14 @@ extension ProxyWorker {
         }
         let n = forwardEnd - start
         if n > 0 {
-            pool.retain(d.inBuf)
-            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.inBuf)) {
-                pool.release(d.inBuf)
+            pool.retain(d.input.id)
+            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.input.id)) {
+                pool.release(d.input.id)
                 down[index: i].x = x
                 return
             }
             start = forwardEnd
-            down[index: i].inStart = start
+            down[index: i].input.start = start
         }
         down[index: i].x = x
         flushUp(u)
@@ -361,7 +322,7 @@ extension ProxyWorker {
         let i = h.index
         let d = down[index: i]
         if d.closed { return }
-        if d.x == nil && d.inEnd > d.inStart {
+        if d.x == nil && d.input.end > d.input.start {
             // Slowloris: a head that did not complete in time.
             startErrorExchange(h, .headerTimeout)
         } else if d.x == nil {
@@ -400,7 +361,7 @@ extension ProxyWorker {
         var d = down[index: i]
         d.closed = true
         d.out.discard(pool: pool)
-        if d.inBuf >= 0 { pool.release(d.inBuf); d.inBuf = -1 }
+        d.input.release(pool)
         down[index: i] = d
         loop.timers.cancel(timerID(i, .downIdleOrHeader))
         loop.timers.cancel(timerID(i, .downRequest))

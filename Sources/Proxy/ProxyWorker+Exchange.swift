@@ -146,14 +146,14 @@ extension ProxyWorker {
         guard let owner = up[index: i].owner, down.contains(owner), var x = down[index: owner.index].x else { return }
         while !x.responseHeadSent {
             let s = up[index: i]
-            let base = pool.pointer(s.inBuf)
-            let bytes = UnsafeRawBufferPointer(start: base + s.inStart, count: s.inEnd - s.inStart)
+            let base = pool.pointer(s.input.id)
+            let bytes = UnsafeRawBufferPointer(start: base + s.input.start, count: s.input.end - s.input.start)
             var parser = s.parser
             let r = parser.parse(bytes, requestMethod: x.method, into: &respScratch)
             up[index: i].parser = parser
             switch r {
             case .incomplete:
-                if s.inStart == 0 && s.inEnd == pool.bufferSize {
+                if s.input.start == 0 && s.input.end == pool.bufferSize {
                     closeUp(u)
                     return upstreamFailed(owner, .badResponse)
                 }
@@ -166,7 +166,7 @@ extension ProxyWorker {
                 let resp = respScratch
                 if resp.isInterim {
                     // 1xx: we answered any 100-continue ourselves; interim heads are not relayed.
-                    up[index: i].inStart += n
+                    up[index: i].input.start += n
                     continue
                 }
                 if resp.status == 101 && !x.upgrade {
@@ -198,7 +198,7 @@ extension ProxyWorker {
                     closeUp(u)
                     return failExchange(owner, .badResponse)
                 }
-                up[index: i].inStart += n
+                up[index: i].input.start += n
                 x = down[index: owner.index].x!
                 if case .tunnel = x.respBody {
                     // Client bytes already buffered go up the tunnel too.
@@ -274,19 +274,19 @@ extension ProxyWorker {
         let i = u.index
         guard var x = down[index: owner.index].x, !x.responseDone else { return }
         let s = up[index: i]
-        guard s.inBuf >= 0 else {
+        guard s.input.id >= 0 else {
             if x.respBody.isDone { finishResponse(owner) }
             return
         }
-        let base = pool.pointer(s.inBuf)
-        let start = s.inStart, end = s.inEnd
+        let base = pool.pointer(s.input.id)
+        let start = s.input.start, end = s.input.end
         var consumed = start
         var failed = false
         switch x.respBody {
         case .length(let rem):
             let n = Int(min(rem, Int64(end - start)))
             // No write slot: the bytes stay buffered and upReadable forwards them on resume.
-            if n > 0 && !queueToClient(owner, base + start, n, s.inBuf) { up[index: i].readPaused = true; return }
+            if n > 0 && !queueToClient(owner, base + start, n, s.input.id) { up[index: i].readPaused = true; return }
             consumed = start + n
             x.respBody = rem - Int64(n) == 0 ? .done : .length(rem - Int64(n))
         case .chunked(var dec):
@@ -308,10 +308,10 @@ extension ProxyWorker {
                     let saved = dec
                     switch dec.next(view, at: &idx) {
                     case .data(let ds, let dc):
-                        if queueToClient(owner, base + ds, dc, s.inBuf) { continue }
+                        if queueToClient(owner, base + ds, dc, s.input.id) { continue }
                         let fd = down[index: owner.index].fd
                         if down[index: owner.index].out.flush(fd, pool: pool) == .drained,
-                           queueToClient(owner, base + ds, dc, s.inBuf) { continue }
+                           queueToClient(owner, base + ds, dc, s.input.id) { continue }
                         idx = before
                         dec = saved
                         up[index: i].readPaused = true
@@ -330,7 +330,7 @@ extension ProxyWorker {
                     case .error: failed = true; break loop
                     }
                 }
-                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.inBuf) {
+                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.input.id) {
                     up[index: i].readPaused = true  // resumed by upReadable, as above
                     return
                 }
@@ -338,12 +338,12 @@ extension ProxyWorker {
             if case .chunked = x.respBody { x.respBody = .chunked(dec) }
             consumed = idx
         case .untilClose, .tunnel:
-            if end > start && !queueToClient(owner, base + start, end - start, s.inBuf) { up[index: i].readPaused = true; return }
+            if end > start && !queueToClient(owner, base + start, end - start, s.input.id) { up[index: i].readPaused = true; return }
             consumed = end
         default:
             break
         }
-        up[index: i].inStart = consumed
+        up[index: i].input.start = consumed
         // queueToClient counted bytes on the stored exchange; keep its count.
         if let stored = down[index: owner.index].x { x.bytesOut = stored.bytesOut }
         down[index: owner.index].x = x
@@ -402,7 +402,7 @@ extension ProxyWorker {
         loop.timers.arm(timerID(i, .downIdleOrHeader), at: loop.now + snapshot.config.timeouts.idle)
         flushDown(h)
         if down[index: i].closed { return }
-        if down[index: i].inEnd > down[index: i].inStart {
+        if down[index: i].input.end > down[index: i].input.start {
             processDown(h)
         } else {
             releaseIdleBuffer(h)
@@ -488,7 +488,7 @@ extension ProxyWorker {
                                     clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
                                     reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())
         // Nothing after a refused head can be trusted: drop it.
-        down[index: i].inStart = down[index: i].inEnd
+        down[index: i].input.start = down[index: i].input.end
         failExchange(h, e)
     }
 

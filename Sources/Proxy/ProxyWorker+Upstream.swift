@@ -173,7 +173,7 @@ extension ProxyWorker {
                 up[index: i].readPaused = true
                 return
             }
-            if up[index: i].readPaused && up[index: i].inStart < up[index: i].inEnd {
+            if up[index: i].readPaused && up[index: i].input.start < up[index: i].input.end {
                 // Resuming after the client's queue could not take all of the
                 // last read (forwardResponseBody left the rest buffered): forward
                 // that first; a read would find nothing new and leave it stuck.
@@ -188,10 +188,10 @@ extension ProxyWorker {
             }
             up[index: i].readPaused = false
             let fd = up[index: i].fd
-            let buf = up[index: i].inBuf
-            switch Sys.read(fd, pool.pointer(buf) + up[index: i].inEnd, space) {
+            let buf = up[index: i].input.id
+            switch Sys.read(fd, pool.pointer(buf) + up[index: i].input.end, space) {
             case .bytes(let n):
-                up[index: i].inEnd += n
+                up[index: i].input.end += n
                 up[index: i].responseBytes += n
                 processUp(u)
                 if n < space && !up[index: i].hangupSeen { return }
@@ -208,34 +208,7 @@ extension ProxyWorker {
     }
 
     private func upReadSpace(_ u: SlabHandle) -> Int? {
-        let i = u.index
-        var s = up[index: i]
-        if s.inBuf < 0 {
-            guard let b = pool.take() else { return nil }
-            s.inBuf = b; s.inStart = 0; s.inEnd = 0
-            up[index: i] = s
-            return pool.bufferSize
-        }
-        if s.inStart == s.inEnd {
-            if pool.refCount(s.inBuf) == 1 {
-                s.inStart = 0; s.inEnd = 0
-            } else {
-                pool.release(s.inBuf)
-                guard let b = pool.take() else { s.inBuf = -1; up[index: i] = s; return nil }
-                s.inBuf = b; s.inStart = 0; s.inEnd = 0
-            }
-            up[index: i] = s
-            return pool.bufferSize
-        }
-        if s.inEnd < pool.bufferSize { return pool.bufferSize - s.inEnd }
-        if s.inStart == 0 { return nil }
-        let keep = s.inEnd - s.inStart
-        guard let b = pool.take() else { return nil }
-        pool.pointer(b).copyMemory(from: pool.pointer(s.inBuf) + s.inStart, byteCount: keep)
-        pool.release(s.inBuf)
-        s.inBuf = b; s.inStart = 0; s.inEnd = keep
-        up[index: i] = s
-        return pool.bufferSize - keep
+        up[index: u.index].input.makeSpace(pool, allowLarge: false)
     }
 
     func upTimeout(_ u: SlabHandle) {
@@ -298,7 +271,7 @@ extension ProxyWorker {
         let wasIdle = s.state == .idle
         s.state = .closed
         s.out.discard(pool: pool)
-        if s.inBuf >= 0 { pool.release(s.inBuf); s.inBuf = -1 }
+        s.input.release(pool)
         up[index: i] = s
         loop.timers.cancel(timerID(i, .upConnectOrIdle))
         Sys.close(s.fd)
@@ -320,13 +293,13 @@ extension ProxyWorker {
     func releaseUpstream(_ u: SlabHandle) {
         let i = u.index
         var s = up[index: i]
-        guard s.keepAlive, s.clusterEpoch == clusterEpoch, s.inStart == s.inEnd, s.out.isEmpty, !draining else {
+        guard s.keepAlive, s.clusterEpoch == clusterEpoch, s.input.start == s.input.end, s.out.isEmpty, !draining else {
             return closeUp(u)
         }
         s.state = .idle
         s.owner = nil
         s.readPaused = false
-        if s.inBuf >= 0 { pool.release(s.inBuf); s.inBuf = -1; s.inStart = 0; s.inEnd = 0 }
+        s.input.release(pool)
         up[index: i] = s
         activeRequests[s.cluster][s.endpoint] -= 1
         idle[s.cluster][s.endpoint].append(u)

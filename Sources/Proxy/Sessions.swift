@@ -58,9 +58,7 @@ struct Downstream {
     var fd: Int32
     /// The client's address as text, formatted once at accept (x-forwarded-for).
     var peer = PeerText()
-    var inBuf: BufferID = -1
-    var inStart = 0
-    var inEnd = 0
+    var input = ReadBuffer()
     var parser: RequestParser
     var out = WriteQueue()
     var x: Exchange?
@@ -89,9 +87,7 @@ struct Upstream {
     var clusterEpoch: UInt64
     var state: UpstreamState = .connecting
     var owner: SlabHandle?
-    var inBuf: BufferID = -1
-    var inStart = 0
-    var inEnd = 0
+    var input = ReadBuffer()
     var parser = ResponseParser()
     var out = WriteQueue()
     /// Taken from the idle pool (so a failure before any byte may be the stale keep-alive race).
