@@ -39,6 +39,12 @@ public final class WorkerThread: @unchecked Sendable {
     /// Waits for the thread to end.
     public func join() { pthread_join(tid, nil) }
 
+    /// Starts a thread nobody will join: its resources go back when it ends.
+    public static func detached(name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = WorkerThread(name: name, body)
+        pthread_detach(t.tid)
+    }
+
     /// Pins the calling thread to `cpu`.
     public static func pinCurrent(to cpu: Int) -> Bool { sl_pin_current_thread(Int32(cpu)) == 0 }
 }

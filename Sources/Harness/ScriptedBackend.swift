@@ -108,7 +108,7 @@ public final class ScriptedBackend: @unchecked Sendable {
             let s = BlockingSocket(fd: c)
             s.setTimeout(seconds: 30)
             openSockets.withLock { $0[c] = s }
-            _ = WorkerThread(name: "backend-conn") { [self] in serve(s, connection: n) }
+            WorkerThread.detached(name: "backend-conn") { [self] in serve(s, connection: n) }
         }
     }
 
