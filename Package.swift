@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "SluiceCore"),
         .target(name: "HTTP1", dependencies: ["SluiceCore"]),
         .target(name: "Routing", dependencies: ["SluiceCore"]),
+        .target(name: "Telemetry", dependencies: ["SluiceCore"]),
 
         // YAML into a validated config (Foundation allowed here).
         .target(name: "Config", dependencies: ["SluiceCore", "Routing", .product(name: "Yams", package: "Yams")]),
@@ -41,14 +42,20 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CSysShim", "SluiceCore"], swiftSettings: dataPlaneRelease),
 
         // The data plane.
-        .target(name: "Proxy", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "Routing", "EventLoop", "Config"],
+        .target(name: "Proxy", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "Routing", "EventLoop", "Config", "Telemetry"],
                 swiftSettings: dataPlaneRelease),
+
+        // The admin port; reaches the data plane only through closures (never imports Proxy).
+        .target(name: "Admin", dependencies: ["SluiceCore", "HTTP1", "EventLoop", "Compression"]),
+
+        // One running Sluice: data plane plus admin port, wired together.
+        .target(name: "Runtime", dependencies: ["SluiceCore", "EventLoop", "Config", "Routing", "Proxy", "Admin", "Telemetry"]),
 
         // Loopback backends and an HTTP client for the demo, tests and benchmarks.
         .target(name: "Harness", dependencies: ["SluiceCore", "HTTP1", "EventLoop"]),
 
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCore", "HTTP1", "EventLoop", "TLS", "Compression", "Config", "Routing", "Proxy", "Harness",
+            "SluiceCore", "HTTP1", "EventLoop", "TLS", "Compression", "Config", "Routing", "Proxy", "Harness", "Admin", "Telemetry", "Runtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -62,7 +69,9 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "SluiceCore"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "CLITests", dependencies: ["Harness"]),
+        .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore", "Telemetry"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),

@@ -1,4 +1,5 @@
 import HTTP1
+import Telemetry
 
 /// Why the proxy itself answered (or cut) an exchange. Status, metric
 /// reason and retry verdict derive from it here, in one place (SPEC §5, §7).
@@ -40,6 +41,21 @@ public enum ProxyError: Equatable, Sendable {
         case .reset: return "reset"
         case .badResponse: return "bad_response"
         case .clientAbort: return "client_abort"
+        }
+    }
+
+    /// The same reason as the telemetry vocabulary names it.
+    public var telemetryReason: ErrorReason {
+        switch self {
+        case .badRequest, .bodyTooLarge, .headerTimeout: return .badRequest
+        case .noRoute: return .noRoute
+        case .noHealthyEndpoint: return .noHealthyEndpoint
+        case .overflow: return .overflow
+        case .connectFailure: return .connectFailure
+        case .upstreamTimeout: return .timeout
+        case .reset: return .reset
+        case .badResponse: return .badResponse
+        case .clientAbort: return .clientAbort
         }
     }
 

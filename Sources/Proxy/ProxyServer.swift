@@ -2,6 +2,7 @@ import Config
 import EventLoop
 import SluiceCore
 import Synchronization
+import Telemetry
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +25,8 @@ public final class ProxyServer: @unchecked Sendable {
     public let resolvePasses = Atomic<Int>(0)
     /// Active health checks for clusters that configure them.
     public let health: HealthChecker
+    /// Every worker's metric shard and the series registry.
+    public let telemetry: Telemetry
 
     /// `resolve` turns endpoint names into addresses (tests inject their own).
     public init(config: SluiceConfig, workers count: Int? = nil,
@@ -31,10 +34,11 @@ public final class ProxyServer: @unchecked Sendable {
         Sys.ignoreSIGPIPE()
         Sys.raiseFileLimit()
         self.resolve = resolve
-        let snap = try ProxySnapshot.build(config, resolve: resolve)
+        let n = max(1, count ?? config.workers ?? Sys.cpuCount)
+        telemetry = Telemetry(workers: n)
+        let snap = try ProxySnapshot.build(config, registry: telemetry.registry, resolve: resolve)
         store = SnapshotStore(snap)
         health = HealthChecker(store: store)
-        let n = max(1, count ?? config.workers ?? Sys.cpuCount)
         group = try WorkerGroup(count: n)
         stats = (0..<n).map { _ in WorkerStats() }
         maxConnectionsPerWorker = max(1, config.limits.maxConnections / n)
@@ -62,9 +66,10 @@ public final class ProxyServer: @unchecked Sendable {
     /// Starts the workers (each builds its ProxyWorker on its own thread).
     public func start(pin: Bool = false) {
         let store = self.store, stats = self.stats, listeners = listenersPerWorker
-        let maxConn = maxConnectionsPerWorker, workers = self.workers
+        let maxConn = maxConnectionsPerWorker, workers = self.workers, shards = telemetry.shards
         group.start(pin: pin, name: "sluice-w") { i, loop in
-            let w = try! ProxyWorker(loop: loop, store: store, listeners: listeners[i], stats: stats[i], maxConnections: maxConn)
+            let w = try! ProxyWorker(loop: loop, store: store, listeners: listeners[i], stats: stats[i], shard: shards[i],
+                                     maxConnections: maxConn)
             workers.withLock { $0[i] = w }
             return w
         }
@@ -122,8 +127,7 @@ public final class ProxyServer: @unchecked Sendable {
                     _ = store.update { now, gen in
                         // Only if nothing else replaced the clusters meanwhile.
                         guard now.clusters.map(\.endpointNames) == clusters.map(\.endpointNames) else { return now }
-                        return ProxySnapshot(generation: gen, config: now.config, table: now.table,
-                                             routeData: now.routeData, clusters: clusters)
+                        return now.with(clusters: clusters, generation: gen)
                     }
                 }
                 resolvePasses.add(1, ordering: .relaxed)
@@ -144,6 +148,15 @@ public final class ProxyServer: @unchecked Sendable {
         }
         group.stopAndJoin()
         workers.withLock { $0 = $0.map { _ in nil } }
+    }
+
+    /// Rebuilds the snapshot from a new config (reload), keeping health
+    /// state and series slots; throws (changing nothing) when it cannot build.
+    @discardableResult
+    public func reload(_ config: SluiceConfig) throws -> ProxySnapshot {
+        try store.update { cur, gen in
+            try ProxySnapshot.build(config, generation: gen, previous: cur, registry: telemetry.registry, resolve: resolve)
+        }
     }
 
     /// Whether an endpoint is currently marked healthy.

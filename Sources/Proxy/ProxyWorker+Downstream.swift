@@ -349,7 +349,7 @@ extension ProxyWorker {
                 return
             }
             abandonUpstream(h)
-            recordEnd(h, error: .clientAbort)
+            if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }
         }
         closeDown(h)
     }
@@ -357,7 +357,14 @@ extension ProxyWorker {
     func closeDown(_ h: SlabHandle) {
         let i = h.index
         if down[index: i].closed { return }
-        if down[index: i].x != nil { abandonUpstream(h); stats.inFlight.subtract(1, ordering: .relaxed); down[index: i].x = nil }
+        if let x = down[index: i].x {
+            // A tunnel that ends is a finished exchange; anything else closed
+            // mid-way (timeouts, shutdown) is counted as abandoned.
+            if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }
+            abandonUpstream(h)
+            stats.inFlight.subtract(1, ordering: .relaxed)
+            down[index: i].x = nil
+        }
         var d = down[index: i]
         d.closed = true
         d.out.discard(pool: pool)

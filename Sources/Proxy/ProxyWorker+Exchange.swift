@@ -3,6 +3,7 @@ import EventLoop
 import HTTP1
 import Routing
 import SluiceCore
+import Telemetry
 
 extension ProxyWorker {
     // MARK: the upstream request head
@@ -412,10 +413,18 @@ extension ProxyWorker {
         if !down[index: i].closed && down[index: i].x == nil && down[index: i].readPaused { downReadable(h) }
     }
 
-    /// Records the finished exchange (the monitor's per-request record lands here).
+    /// Counts the exchange once, on this worker's shard: status, latency
+    /// (first request byte to now) and error reason (SPEC §7). A client that
+    /// went away before any answer counts as 499 (nginx's convention).
     func recordEnd(_ h: SlabHandle, error: ProxyError?) {
-        _ = h
-        _ = error
+        let i = h.index
+        guard down[index: i].x != nil, !down[index: i].x!.recorded else { return }
+        down[index: i].x!.recorded = true
+        let x = down[index: i].x!
+        let slot = x.route >= 0 && x.cluster >= 0 ? x.snapshot.seriesSlots[x.route][Int(x.backend.rawValue)] : x.snapshot.unroutedSlot
+        let status = error == .clientAbort && !x.responseHeadSent ? 499 : (x.status > 0 ? x.status : error?.status ?? 0)
+        let micros = (sl_monotonic_ns() &- x.startNanos) / 1000
+        shard.record(slot: slot, status: status, latencyMicros: micros, error: error?.telemetryReason ?? .none)
     }
 
     // MARK: failures

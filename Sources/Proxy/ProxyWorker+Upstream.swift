@@ -58,6 +58,7 @@ extension ProxyWorker {
         }
         var u = Upstream(fd: conn.fd, cluster: c, endpoint: e, clusterEpoch: clusterEpoch)
         u.owner = h
+        u.gaugeSlot = snapshot.clusterGaugeSlots[c]
         u.state = .connecting
         let uh = up.insert(u)
         do { try loop.register(conn.fd, token: makeToken(.upstream, uh), interest: .edgeTriggered) } catch {
@@ -68,6 +69,7 @@ extension ProxyWorker {
         }
         connCount[c][e] += 1
         activeRequests[c][e] += 1
+        shard.adjustGauge(snapshot.clusterGaugeSlots[c], by: 1)
         stats.upstreamOpen.add(1, ordering: .relaxed)
         stats.upstreamConnects.add(1, ordering: .relaxed)
         loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + x.snapshot.config.timeouts.connect)
@@ -277,6 +279,7 @@ extension ProxyWorker {
         Sys.close(s.fd)
         deadUp.append(u)
         stats.upstreamOpen.subtract(1, ordering: .relaxed)
+        shard.adjustGauge(s.gaugeSlot, by: -1)
         if s.clusterEpoch == clusterEpoch && s.cluster < connCount.count && s.endpoint < connCount[s.cluster].count {
             connCount[s.cluster][s.endpoint] -= 1
             if !wasIdle { activeRequests[s.cluster][s.endpoint] -= 1 }

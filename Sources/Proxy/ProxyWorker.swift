@@ -4,6 +4,7 @@ import HTTP1
 import Routing
 import SluiceCore
 import Synchronization
+import Telemetry
 
 /// Counters a worker shares with the process (read by the server, admin, tests).
 public final class WorkerStats: Sendable {
@@ -26,6 +27,8 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     var snapshot: ProxySnapshot
     var clusterEpoch: UInt64 = 0
     let stats: WorkerStats
+    /// This worker's metric counters (only this thread writes them).
+    let shard: WorkerShard
     var listeners: [Int32]
     var down = Slab<Downstream>(capacity: 1024)
     var up = Slab<Upstream>(capacity: 256)
@@ -47,7 +50,9 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     /// Set once draining finished (no client connection left).
     public let drained = Atomic<Bool>(false)
 
-    public init(loop: EventLoop, store: SnapshotStore, listeners: [Int32], stats: WorkerStats, maxConnections: Int) throws {
+    public init(loop: EventLoop, store: SnapshotStore, listeners: [Int32], stats: WorkerStats, shard: WorkerShard,
+                maxConnections: Int) throws {
+        self.shard = shard
         self.loop = loop
         self.pool = loop.pool
         self.store = store

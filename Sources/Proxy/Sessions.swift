@@ -48,6 +48,8 @@ struct Exchange {
     var reusedUpstream = false
     var waitingInQueue = false
     var startNanos: UInt64
+    /// Counted in telemetry already (each exchange is counted exactly once).
+    var recorded = false
     var status = 0
     var bytesIn: Int64 = 0
     var bytesOut: Int64 = 0
@@ -85,6 +87,8 @@ struct Upstream {
     var endpoint: Int
     /// The cluster layout it belongs to (pools are rebuilt when it changes).
     var clusterEpoch: UInt64
+    /// Its cluster's open-connections gauge.
+    var gaugeSlot: Int = -1
     var state: UpstreamState = .connecting
     var owner: SlabHandle?
     var input = ReadBuffer()

@@ -10,6 +10,7 @@ import EventLoop
 import Routing
 import SluiceCore
 import Synchronization
+import Telemetry
 
 /// A cluster as the data plane sees it: resolved endpoints and limits.
 public struct ClusterRuntime: Sendable {
@@ -53,19 +54,36 @@ public final class ProxySnapshot: Sendable {
     public let table: RouteTable
     public let routeData: [RouteRuntime]
     public let clusters: [ClusterRuntime]
+    /// Telemetry series slot per route and backend ([route][backend.rawValue]).
+    public let seriesSlots: [[Int]]
+    /// The slot of requests that matched no route ("-", "-", "-").
+    public let unroutedSlot: Int
+    /// Per cluster, the slot of its open-connections gauge.
+    public let clusterGaugeSlots: [Int]
 
-    public init(generation: UInt64, config: SluiceConfig, table: RouteTable, routeData: [RouteRuntime], clusters: [ClusterRuntime]) {
+    public init(generation: UInt64, config: SluiceConfig, table: RouteTable, routeData: [RouteRuntime], clusters: [ClusterRuntime],
+                seriesSlots: [[Int]], unroutedSlot: Int, clusterGaugeSlots: [Int]) {
         self.generation = generation
         self.config = config
         self.table = table
         self.routeData = routeData
         self.clusters = clusters
+        self.seriesSlots = seriesSlots
+        self.unroutedSlot = unroutedSlot
+        self.clusterGaugeSlots = clusterGaugeSlots
+    }
+
+    /// The same snapshot under a new generation with other clusters (re-resolution).
+    public func with(clusters: [ClusterRuntime], generation: UInt64) -> ProxySnapshot {
+        ProxySnapshot(generation: generation, config: config, table: table, routeData: routeData, clusters: clusters,
+                      seriesSlots: seriesSlots, unroutedSlot: unroutedSlot, clusterGaugeSlots: clusterGaugeSlots)
     }
 
     /// Builds a snapshot, resolving endpoint names (blocking: never call on a worker).
     /// `previous` lends its health flags to endpoints that stay (a reload
     /// does not forget that an endpoint is down).
     public static func build(_ c: SluiceConfig, generation: UInt64 = 1, previous: ProxySnapshot? = nil,
+                             registry: SeriesRegistry = SeriesRegistry(),
                              resolve: (String, UInt16) throws -> [SocketAddress] = Resolver.resolve) throws -> ProxySnapshot {
         // Every endpoint resolves at start, or the config is refused.
         var clusters: [ClusterRuntime] = []
@@ -102,7 +120,15 @@ public final class ProxySnapshot: Sendable {
                                      overrideHeader: r.overrideHeader.map { Array($0.lowercased().utf8) },
                                      timeout: r.timeout ?? c.timeouts.request))
         }
-        return ProxySnapshot(generation: generation, config: c, table: RouteTable(routes), routeData: data, clusters: clusters)
+        // Series slots are stable across reloads: the registry is append-only.
+        let slots = routes.map { r in
+            Backend.allCases.map { b in
+                registry.slot(SeriesKey(route: r.name, backend: b.label, cluster: clusters[r.cluster(for: b)].name)) ?? -1
+            }
+        }
+        return ProxySnapshot(generation: generation, config: c, table: RouteTable(routes), routeData: data, clusters: clusters,
+                             seriesSlots: slots, unroutedSlot: registry.slot(.unrouted) ?? -1,
+                             clusterGaugeSlots: clusters.map { registry.slot(SeriesKey(route: "", backend: "", cluster: $0.name)) ?? -1 })
     }
 
     /// The same snapshot with one route's weights changed (runtime changes).
@@ -111,7 +137,8 @@ public final class ProxySnapshot: Sendable {
         routes[index] = routes[index].with(weights: weights)
         var cfg = config
         cfg.routes[index].weights = weights
-        return ProxySnapshot(generation: generation, config: cfg, table: RouteTable(routes), routeData: routeData, clusters: clusters)
+        return ProxySnapshot(generation: generation, config: cfg, table: RouteTable(routes), routeData: routeData, clusters: clusters,
+                             seriesSlots: seriesSlots, unroutedSlot: unroutedSlot, clusterGaugeSlots: clusterGaugeSlots)
     }
 }
 

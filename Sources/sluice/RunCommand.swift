@@ -3,6 +3,7 @@ import Config
 import EventLoop
 import Foundation
 import Proxy
+import Runtime
 
 /// `sluice run`: the proxy, until SIGTERM/SIGINT (drain) — SIGHUP reloads.
 struct RunCommand: ParsableCommand {
@@ -41,14 +42,14 @@ struct RunCommand: ParsableCommand {
         if cfg.tls != nil { throw ValidationError("tls: TLS termination is not available in this build yet") }
 
         Signals.block([SIGTERM, SIGINT, SIGHUP])
-        let server: ProxyServer
-        do { server = try ProxyServer(config: cfg) } catch {
+        let runtime: SluiceRuntime
+        do { runtime = try SluiceRuntime(config: cfg) } catch {
             log("cannot start: \(error)")
             throw ExitCode(1)
         }
-        server.start()
-        server.startResolver()
-        log("listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) with \(server.group.loops.count) worker(s)")
+        runtime.start()
+        let server = runtime.proxy
+        log("listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) with \(server.group.loops.count) worker(s); admin on \(runtime.admin?.address.description ?? "-")")
         while true {
             let sig = Signals.wait([SIGTERM, SIGINT, SIGHUP])
             if sig == SIGHUP {
@@ -56,7 +57,7 @@ struct RunCommand: ParsableCommand {
                 continue
             }
             log("draining (up to \(cfg.timeouts.drain) ms)")
-            let clean = server.drainAndStop(timeout: cfg.timeouts.drain)
+            let clean = runtime.drainAndStop(timeout: cfg.timeouts.drain)
             log(clean ? "drained; exiting" : "drain deadline passed; closed the remaining connections")
             return
         }
@@ -69,7 +70,7 @@ struct RunCommand: ParsableCommand {
             next.listen = overrides.listen
             next.admin.listen = overrides.admin.listen
             next.workers = overrides.workers
-            _ = try server.store.update { cur, gen in try ProxySnapshot.build(next, generation: gen, previous: cur) }
+            try server.reload(next)
             log("reloaded \(path)")
         } catch {
             log("reload refused, running config kept:\n\(error)")

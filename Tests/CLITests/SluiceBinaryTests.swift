@@ -70,6 +70,7 @@ final class SluiceBinaryTests: XCTestCase {
             """
             listen: 127.0.0.1:\(port)
             workers: 2
+            admin: { listen: "127.0.0.1:0" }
             clusters:
               v1: { endpoints: ["\(v1.address)"] }
               v2: { endpoints: ["\(v2.address)"] }
