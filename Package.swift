@@ -48,8 +48,11 @@ let package = Package(
         // The admin port; reaches the data plane only through closures (never imports Proxy).
         .target(name: "Admin", dependencies: ["SluiceCore", "HTTP1", "EventLoop", "Compression"]),
 
+        // Per-request records to the monitor (push) and the access log, off the request path.
+        .target(name: "Monitor", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "EventLoop", "Compression", "Telemetry"]),
+
         // One running Sluice: data plane plus admin port, wired together.
-        .target(name: "Runtime", dependencies: ["SluiceCore", "EventLoop", "Config", "Routing", "Proxy", "Admin", "Telemetry"]),
+        .target(name: "Runtime", dependencies: ["SluiceCore", "EventLoop", "Config", "Routing", "Proxy", "Admin", "Telemetry", "Monitor"]),
 
         // Loopback backends and an HTTP client for the demo, tests and benchmarks.
         .target(name: "Harness", dependencies: ["SluiceCore", "HTTP1", "EventLoop"]),
@@ -71,7 +74,8 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "CLITests", dependencies: ["Harness"]),
-        .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore", "Telemetry"]),
+        .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore",
+                                                       "Telemetry", "Monitor", "Compression"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),

@@ -128,6 +128,8 @@ public struct PushConfig: Sendable, Equatable {
     public var interval: Millis = 5_000
     public var batchMax = 5_000
     public var gzip = true
+
+    public init(url: String) { self.url = url }
 }
 
 public struct MonitorConfig: Sendable, Equatable {

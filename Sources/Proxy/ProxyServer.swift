@@ -35,7 +35,7 @@ public final class ProxyServer: @unchecked Sendable {
         Sys.raiseFileLimit()
         self.resolve = resolve
         let n = max(1, count ?? config.workers ?? Sys.cpuCount)
-        telemetry = Telemetry(workers: n)
+        telemetry = Telemetry(workers: n, records: config.monitor.push != nil || config.monitor.accessLog != nil)
         let snap = try ProxySnapshot.build(config, registry: telemetry.registry, resolve: resolve)
         store = SnapshotStore(snap)
         health = HealthChecker(store: store)
@@ -66,10 +66,10 @@ public final class ProxyServer: @unchecked Sendable {
     /// Starts the workers (each builds its ProxyWorker on its own thread).
     public func start(pin: Bool = false) {
         let store = self.store, stats = self.stats, listeners = listenersPerWorker
-        let maxConn = maxConnectionsPerWorker, workers = self.workers, shards = telemetry.shards
+        let maxConn = maxConnectionsPerWorker, workers = self.workers, shards = telemetry.shards, rings = telemetry.rings
         group.start(pin: pin, name: "sluice-w") { i, loop in
             let w = try! ProxyWorker(loop: loop, store: store, listeners: listeners[i], stats: stats[i], shard: shards[i],
-                                     maxConnections: maxConn)
+                                     ring: rings.isEmpty ? nil : rings[i], maxConnections: maxConn)
             workers.withLock { $0[i] = w }
             return w
         }

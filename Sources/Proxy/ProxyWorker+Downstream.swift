@@ -140,6 +140,11 @@ extension ProxyWorker {
                          requestHasBody: !reqBody.isDone, startNanos: sl_monotonic_ns())
         x.bytesIn = Int64(headLength)
         down[index: i].x = x
+        if ring != nil {
+            startDraft(i)
+            drafts[Int(i)].method.set(UnsafeRawBufferPointer(rebasing: headBytes[head.methodRange]))
+            drafts[Int(i)].path.set(UnsafeRawBufferPointer(rebasing: headBytes[head.target]))
+        }
         down[index: i].input.start += headLength
         loop.timers.arm(timerID(i, .downRequest), at: loop.now + (routeIndex.map { snap.routeData[$0].timeout } ?? snap.config.timeouts.request))
 

@@ -38,7 +38,10 @@ extension ProxyWorker {
                 continue
             }
             if nameEquals(buf, f, "x-forwarded-proto") { hasProto = true }
-            if nameEquals(buf, f, "x-request-id") { hasID = true }
+            if nameEquals(buf, f, "x-request-id") {
+                hasID = true
+                if ring != nil { drafts[Int(i)].requestID.set(UnsafeRawBufferPointer(rebasing: buf[f.valueRange])) }
+            }
             if checkConnectionNames && namedInConnection(head.h, buf, f) { continue }
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
             w.append(": ")
@@ -71,7 +74,9 @@ extension ProxyWorker {
         if !hasProto { w.append("x-forwarded-proto: http\r\n") }
         if !hasID {
             w.append("x-request-id: ")
+            let idStart = w.count
             appendRequestID(&w)
+            if ring != nil { drafts[Int(i)].requestID.set(UnsafeRawBufferPointer(start: w.base + idStart, count: w.count - idStart)) }
             w.append("\r\n")
         }
         if x.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
@@ -178,6 +183,7 @@ extension ProxyWorker {
                     x.upgrade = false
                 }
                 x.status = resp.status
+                x.upstreamMicros = Int64((sl_monotonic_ns() &- x.upstreamStartNanos) / 1000)
                 x.responseHeadSent = true
                 var keepClient = x.clientKeepAlive && !draining
                 switch resp.framing {
@@ -424,7 +430,37 @@ extension ProxyWorker {
         let slot = x.route >= 0 && x.cluster >= 0 ? x.snapshot.seriesSlots[x.route][Int(x.backend.rawValue)] : x.snapshot.unroutedSlot
         let status = error == .clientAbort && !x.responseHeadSent ? 499 : (x.status > 0 ? x.status : error?.status ?? 0)
         let micros = (sl_monotonic_ns() &- x.startNanos) / 1000
-        shard.record(slot: slot, status: status, latencyMicros: micros, error: error?.telemetryReason ?? .none)
+        let reason = error?.telemetryReason ?? .none
+        shard.record(slot: slot, status: status, latencyMicros: micros, error: reason)
+        guard let ring else { return }
+        // The full record, for the monitor push and the access log.
+        startDraft(i, keep: true)
+        let d = Int(i)
+        drafts[d].latencyMicros = micros
+        drafts[d].upstreamMicros = x.upstreamMicros
+        drafts[d].status = UInt16(clamping: status)
+        drafts[d].error = reason
+        drafts[d].seriesSlot = Int32(slot)
+        drafts[d].bytesIn = x.bytesIn
+        drafts[d].bytesOut = x.bytesOut
+        if x.cluster >= 0 && x.endpoint >= 0 && x.cluster < x.snapshot.clusters.count {
+            drafts[d].endpoint.set(x.snapshot.clusters[x.cluster].endpointNames[x.endpoint])
+        } else {
+            drafts[d].endpoint = InlineText128()
+        }
+        ring.push(drafts[d])
+        drafts[d].tsMillis = 0
+    }
+
+    /// Makes sure slot `i` has a draft; a new exchange (`keep: false`)
+    /// resets it and stamps the wall-clock start.
+    func startDraft(_ i: Int32, keep: Bool = false) {
+        let d = Int(i)
+        if d >= drafts.count { drafts.append(contentsOf: repeatElement(RequestRecord(), count: d + 1 - drafts.count)) }
+        if !keep || drafts[d].tsMillis == 0 {
+            drafts[d] = RequestRecord()
+            drafts[d].tsMillis = sl_realtime_ms() &- (sl_monotonic_ns() &- (down[index: i].x?.startNanos ?? sl_monotonic_ns())) / 1_000_000
+        }
     }
 
     // MARK: failures

@@ -12,6 +12,7 @@ extension ProxyWorker {
     func acquireUpstream(_ h: SlabHandle, fresh: Bool = false) {
         let i = h.index
         guard var x = down[index: i].x else { return }
+        x.upstreamStartNanos = sl_monotonic_ns()
         let c = x.cluster
         let cl = snapshot.clusters.indices.contains(c) && x.snapshot.clusters[c].name == snapshot.clusters[c].name
             ? snapshot.clusters[c] : nil

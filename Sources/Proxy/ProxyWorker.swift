@@ -29,6 +29,11 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     let stats: WorkerStats
     /// This worker's metric counters (only this thread writes them).
     let shard: WorkerShard
+    /// Where finished requests' records go (nil when nobody consumes them).
+    let ring: RecordRing?
+    /// The record being built per client slot (method, path, id are copied
+    /// while the head is in the buffer; the rest when the exchange ends).
+    var drafts: [RequestRecord] = []
     var listeners: [Int32]
     var down = Slab<Downstream>(capacity: 1024)
     var up = Slab<Upstream>(capacity: 256)
@@ -51,8 +56,9 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     public let drained = Atomic<Bool>(false)
 
     public init(loop: EventLoop, store: SnapshotStore, listeners: [Int32], stats: WorkerStats, shard: WorkerShard,
-                maxConnections: Int) throws {
+                ring: RecordRing? = nil, maxConnections: Int) throws {
         self.shard = shard
+        self.ring = ring
         self.loop = loop
         self.pool = loop.pool
         self.store = store

@@ -48,6 +48,10 @@ struct Exchange {
     var reusedUpstream = false
     var waitingInQueue = false
     var startNanos: UInt64
+    /// When the current upstream attempt began, and the time it took to the
+    /// response head (-1 until one arrives).
+    var upstreamStartNanos: UInt64 = 0
+    var upstreamMicros: Int64 = -1
     /// Counted in telemetry already (each exchange is counted exactly once).
     var recorded = false
     var status = 0

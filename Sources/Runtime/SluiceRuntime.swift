@@ -5,6 +5,7 @@
 import Admin
 import Config
 import EventLoop
+import Monitor
 import Proxy
 import Routing
 import SluiceCore
@@ -14,6 +15,8 @@ import Telemetry
 public final class SluiceRuntime: @unchecked Sendable {
     public let proxy: ProxyServer
     public private(set) var admin: AdminServer?
+    /// The push export and access log, when configured.
+    public private(set) var monitor: MonitorExporter?
     private let draining = Atomic<Bool>(false)
 
     /// Builds the data plane and binds the admin port (`config.admin.listen`;
@@ -21,12 +24,20 @@ public final class SluiceRuntime: @unchecked Sendable {
     public init(config: SluiceConfig, workers: Int? = nil, adminListen: String? = nil,
                 resolve: @escaping @Sendable (String, UInt16) throws -> [SocketAddress] = Resolver.resolve) throws {
         proxy = try ProxyServer(config: config, workers: workers, resolve: resolve)
+        let m = config.monitor
+        if m.push != nil || m.accessLog != nil {
+            monitor = try MonitorExporter(
+                telemetry: proxy.telemetry,
+                push: m.push.map { PushTarget(url: $0.url, intervalMillis: $0.interval, batchMax: $0.batchMax, gzip: $0.gzip) },
+                accessLog: m.accessLog)
+        }
         if let a = adminListen ?? Optional(config.admin.listen) {
             admin = try AdminServer(listen: a, hooks: hooks())
         }
     }
 
-    public func start() {
+    public func start() throws {
+        try monitor?.start()
         proxy.start()
         proxy.startResolver()
         admin?.start()
@@ -38,12 +49,14 @@ public final class SluiceRuntime: @unchecked Sendable {
         draining.store(true, ordering: .relaxed)
         let clean = proxy.drainAndStop(timeout: timeout)
         admin?.stop()
+        monitor?.stop()
         return clean
     }
 
     public func stop() {
         proxy.stop()
         admin?.stop()
+        monitor?.stop()
     }
 
     // MARK: what the admin port sees
@@ -70,7 +83,7 @@ public final class SluiceRuntime: @unchecked Sendable {
                 ctx.endpointHealth.append((c.name, name, c.health[e].isHealthy))
             }
         }
-        ctx.recordsDropped = proxy.telemetry.recordsDropped.load(ordering: .relaxed)
+        ctx.recordsDropped = monitor?.dropped ?? 0
         ctx.envoyMetrics = snap.config.monitor.envoyMetrics
         return ctx
     }

@@ -148,9 +148,15 @@ public struct SeriesCounts: Sendable {
 public final class Telemetry: Sendable {
     public let registry = SeriesRegistry()
     public let shards: [WorkerShard]
+    /// Per worker, the ring its request records go to (empty when neither
+    /// the push export nor the access log is on: then no record is made).
+    public let rings: [RecordRing]
     public let recordsDropped = Atomic<UInt64>(0)
 
-    public init(workers: Int) { shards = (0..<max(1, workers)).map { _ in WorkerShard() } }
+    public init(workers: Int, records: Bool = false, ringCapacity: Int = 8192) {
+        shards = (0..<max(1, workers)).map { _ in WorkerShard() }
+        rings = records ? (0..<max(1, workers)).map { _ in RecordRing(capacity: ringCapacity) } : []
+    }
 
     /// A gauge summed over workers.
     public func gauge(_ slot: Int) -> Int { shards.reduce(0) { $0 + $1.gauge(slot) } }

@@ -47,7 +47,10 @@ struct RunCommand: ParsableCommand {
             log("cannot start: \(error)")
             throw ExitCode(1)
         }
-        runtime.start()
+        do { try runtime.start() } catch {
+            log("cannot start: \(error)")
+            throw ExitCode(1)
+        }
         let server = runtime.proxy
         log("listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) with \(server.group.loops.count) worker(s); admin on \(runtime.admin?.address.description ?? "-")")
         while true {

@@ -34,7 +34,7 @@ final class MetricsTests: XCTestCase {
                                       weights: Weights(active: 70, preview: 30)!)]
             cfg.monitor.envoyMetrics = envoy
             runtime = try SluiceRuntime(config: cfg, adminListen: "127.0.0.1:0")
-            runtime.start()
+            try runtime.start()
         }
 
         deinit {
