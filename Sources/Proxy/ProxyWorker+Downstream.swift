@@ -139,6 +139,7 @@ extension ProxyWorker {
                          upgrade: head.upgrade, upstream: nil, reqBody: reqBody,
                          requestHasBody: !reqBody.isDone, startNanos: sl_monotonic_ns())
         x.bytesIn = Int64(headLength)
+        x.seriesSlot = Int32(snap.unroutedSlot)
         down[index: i].x = x
         if ring != nil {
             startDraft(i)
@@ -174,6 +175,7 @@ extension ProxyWorker {
         }
         let backend = Split.choose(route, override: override, stickyBucket: bucket, rng: &rng)
         x.backend = backend
+        x.seriesSlot = Int32(snap.seriesSlots[r][Int(backend.rawValue)])
         x.cluster = route.cluster(for: backend)
         down[index: i].x = x
 

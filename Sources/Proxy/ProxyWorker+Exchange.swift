@@ -426,13 +426,16 @@ extension ProxyWorker {
         let i = h.index
         guard down[index: i].x != nil, !down[index: i].x!.recorded else { return }
         down[index: i].x!.recorded = true
-        let x = down[index: i].x!
-        let slot = x.route >= 0 && x.cluster >= 0 ? x.snapshot.seriesSlots[x.route][Int(x.backend.rawValue)] : x.snapshot.unroutedSlot
-        let status = error == .clientAbort && !x.responseHeadSent ? 499 : (x.status > 0 ? x.status : error?.status ?? 0)
-        let micros = (sl_monotonic_ns() &- x.startNanos) / 1000
+        guard recording else { return }
+        // Fields read in place: copying the exchange would retain its snapshot.
+        let slot = Int(down[index: i].x!.seriesSlot)
+        let sent = down[index: i].x!.status
+        let status = error == .clientAbort && !down[index: i].x!.responseHeadSent ? 499 : (sent > 0 ? sent : error?.status ?? 0)
+        let micros = (sl_monotonic_ns() &- down[index: i].x!.startNanos) / 1000
         let reason = error?.telemetryReason ?? .none
         shard.record(slot: slot, status: status, latencyMicros: micros, error: reason)
         guard let ring else { return }
+        let x = down[index: i].x!
         // The full record, for the monitor push and the access log.
         startDraft(i, keep: true)
         let d = Int(i)
@@ -532,6 +535,7 @@ extension ProxyWorker {
         down[index: i].x = Exchange(snapshot: snapshot, route: -1, backend: .active, cluster: -1, method: .get,
                                     clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
                                     reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())
+        down[index: i].x!.seriesSlot = Int32(snapshot.unroutedSlot)
         // Nothing after a refused head can be trusted: drop it.
         down[index: i].input.start = down[index: i].input.end
         failExchange(h, e)

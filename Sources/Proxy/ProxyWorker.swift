@@ -5,6 +5,9 @@ import Routing
 import SluiceCore
 import Synchronization
 import Telemetry
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Counters a worker shares with the process (read by the server, admin, tests).
 public final class WorkerStats: Sendable {
@@ -31,6 +34,9 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     let shard: WorkerShard
     /// Where finished requests' records go (nil when nobody consumes them).
     let ring: RecordRing?
+    /// False only with SLUICE_TELEMETRY=off in the environment: a switch for
+    /// measuring what telemetry costs (scripts/bench), not for production.
+    let recording: Bool
     /// The record being built per client slot (method, path, id are copied
     /// while the head is in the buffer; the rest when the exchange ends).
     var drafts: [RequestRecord] = []
@@ -59,6 +65,7 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
                 ring: RecordRing? = nil, maxConnections: Int) throws {
         self.shard = shard
         self.ring = ring
+        recording = getenv("SLUICE_TELEMETRY").map { String(cString: $0) != "off" } ?? true
         self.loop = loop
         self.pool = loop.pool
         self.store = store

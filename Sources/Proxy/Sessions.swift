@@ -52,6 +52,8 @@ struct Exchange {
     /// response head (-1 until one arrives).
     var upstreamStartNanos: UInt64 = 0
     var upstreamMicros: Int64 = -1
+    /// Telemetry series of (route, backend, cluster); set when routed.
+    var seriesSlot: Int32 = -1
     /// Counted in telemetry already (each exchange is counted exactly once).
     var recorded = false
     var status = 0

@@ -57,11 +57,13 @@ public struct RequestRecord: Sendable {
 /// JSON lines for the push export and the access log: one object per
 /// record with exactly SPEC §7's keys.
 public enum RecordJSON {
+    /// Appends one JSON line. No allocation beyond `out`'s growth: numbers
+    /// and names are written straight into it (the exporter formats tens of
+    /// thousands of these per second).
     public static func append(_ r: RequestRecord, _ key: SeriesKey, to out: inout [UInt8]) {
         func lit(_ s: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
         func str(_ t: InlineText128) { t.withBytes { appendJSONString($0, &out) } }
         func text(_ s: String) { var s = s; s.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), &out) } }
-        func num<T: BinaryInteger>(_ v: T) { out.append(contentsOf: Array(String(v).utf8)) }
         lit("{\"ts\":\"")
         appendRFC3339(r.tsMillis, &out)
         lit("\",\"request_id\":"); str(r.requestID)
@@ -72,15 +74,38 @@ public enum RecordJSON {
         if r.endpoint.count == 0 { lit("null") } else { str(r.endpoint) }
         lit(",\"method\":"); str(r.method)
         lit(",\"path\":"); str(r.path)
-        lit(",\"status\":"); num(r.status)
-        lit(",\"latency_ms\":"); out.append(contentsOf: Array(PrometheusText.millis(r.latencyMicros).utf8))
+        lit(",\"status\":"); appendDecimal(UInt64(r.status), &out)
+        lit(",\"latency_ms\":"); appendMillis(r.latencyMicros, &out)
         lit(",\"upstream_ms\":")
-        if r.upstreamMicros < 0 { lit("null") } else { out.append(contentsOf: Array(PrometheusText.millis(UInt64(r.upstreamMicros)).utf8)) }
-        lit(",\"bytes_in\":"); num(r.bytesIn)
-        lit(",\"bytes_out\":"); num(r.bytesOut)
+        if r.upstreamMicros < 0 { lit("null") } else { appendMillis(UInt64(r.upstreamMicros), &out) }
+        lit(",\"bytes_in\":"); appendDecimal(UInt64(max(0, r.bytesIn)), &out)
+        lit(",\"bytes_out\":"); appendDecimal(UInt64(max(0, r.bytesOut)), &out)
         lit(",\"error\":")
-        if r.error == .none { lit("null") } else { lit("\""); out.append(contentsOf: Array(r.error.label.utf8)); lit("\"") }
+        if r.error == .none { lit("null") } else { lit("\""); out.append(contentsOf: r.error.label.utf8); lit("\"") }
         lit("}\n")
+    }
+
+    static func appendDecimal(_ v: UInt64, _ out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { d in
+            var n = 0
+            var x = v
+            repeat { d[n] = UInt8(x % 10) + 48; x /= 10; n += 1 } while x > 0
+            while n > 0 { n -= 1; out.append(d[n]) }
+        }
+    }
+
+    /// µs as milliseconds with up to three decimals ("12.345", "0.5", "3").
+    static func appendMillis(_ micros: UInt64, _ out: inout [UInt8]) {
+        appendDecimal(micros / 1000, &out)
+        var frac = micros % 1000
+        guard frac > 0 else { return }
+        out.append(UInt8(ascii: "."))
+        var width = 3
+        while frac % 10 == 0 { frac /= 10; width -= 1 }
+        var div: UInt64 = 1
+        for _ in 1..<width { div *= 10 }
+        while div > 0 { out.append(UInt8(frac / div % 10) + 48); div /= 10 }
     }
 
     /// A JSON string from bytes; invalid UTF-8 and controls are escaped.
@@ -119,8 +144,7 @@ public enum RecordJSON {
         let m = mp < 10 ? mp + 3 : mp - 9
         if m <= 2 { y += 1 }
         func two(_ v: Int) { out.append(UInt8(48 + v / 10)); out.append(UInt8(48 + v % 10)) }
-        let ys = String(y)
-        out.append(contentsOf: Array(ys.utf8))
+        appendDecimal(UInt64(max(0, y)), &out)
         out.append(UInt8(ascii: "-")); two(Int(m))
         out.append(UInt8(ascii: "-")); two(Int(d))
         out.append(UInt8(ascii: "T")); two(rem / 3600)
