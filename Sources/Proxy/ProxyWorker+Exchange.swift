@@ -568,6 +568,8 @@ extension ProxyWorker {
             return
         }
         down[index: h.index].x?.bytesOut += Int64(total)
-        flushDown(h)
+        // Not flushed here: the exchange is counted first (endExchange
+        // flushes), so a client that reads the answer and then scrapes
+        // /metrics always finds it counted.
     }
 }
