@@ -26,6 +26,13 @@ public final class GzipCompressor {
 
     deinit { deflateEnd(&stream) }
 
+    /// Starts a new gzip member on the same stream (keeps its buffers: no
+    /// re-allocation per batch).
+    public func reset() throws {
+        let rc = deflateReset(&stream)
+        guard rc == Z_OK else { throw GzipError.streamError(rc) }
+    }
+
     /// Compresses `input`, appending output to `out`.
     public func compress(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) throws {
         try run(input, flush: Z_NO_FLUSH, into: &out)

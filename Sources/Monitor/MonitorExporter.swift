@@ -145,6 +145,9 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     var backoff: Millis = 0
     var nextAttempt: Millis = 0
     var client = PushClient()
+    /// One deflate stream for every batch (reset between them), level 1:
+    /// JSON lines still shrink several-fold at a fraction of level 6's CPU.
+    let compressor = try? GzipCompressor(level: 1)
 
     static let tickTimer = 1
     static let clientTimer = 2
@@ -236,9 +239,16 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     /// Closes the current batch (gzip when configured) into the bounded queue.
     private func seal() {
         guard batchCount > 0, let p = owner.pushTarget else { return }
-        // Level 1: JSON lines still shrink several-fold, at a fraction of
-        // level 6's CPU (the exporter shares the machine with the data plane).
-        let payload = p.gzip ? ((try? GzipCompressor.compress(batch, level: 1)) ?? batch) : batch
+        var payload = batch
+        if p.gzip, let z = compressor {
+            var out: [UInt8] = []
+            out.reserveCapacity(batch.count / 4 + 64)
+            if (try? z.reset()) != nil,
+               (try? batch.withUnsafeBytes { try z.compress($0, into: &out) }) != nil,
+               (try? z.finish(into: &out)) != nil {
+                payload = out
+            }
+        }
         queue.append((payload, batchCount))
         owner.queued.add(UInt64(batchCount), ordering: .relaxed)
         batch.removeAll(keepingCapacity: true)
@@ -260,7 +270,8 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
         head += "Content-Length: \(payload.count)\r\nUser-Agent: sluice-monitor\r\n\r\n"
         owner.pushAttempts.add(1, ordering: .relaxed)
         loop.timers.arm(ExporterLoop.clientTimer, at: loop.now + 5000)
-        if !client.send(Array(head.utf8) + payload, to: t.addr, loop: loop) { completed(false) }
+        // On loopback the answer can arrive before send() returns: handle it then.
+        if case .done(let ok) = client.send(Array(head.utf8) + payload, to: t.addr, loop: loop) { completed(ok) }
     }
 
     private func completed(_ ok: Bool) {
@@ -296,7 +307,8 @@ struct PushClient {
 
     enum Outcome { case pending, done(Bool) }
 
-    mutating func send(_ request: [UInt8], to addr: SocketAddress, loop: EventLoop) -> Bool {
+    /// Starts a request. `.done` when it already finished (or failed) here.
+    mutating func send(_ request: [UInt8], to addr: SocketAddress, loop: EventLoop) -> Outcome {
         busy = true
         out = request
         written = 0
@@ -304,14 +316,13 @@ struct PushClient {
         parser.reset()
         if fd < 0 || !reusable {
             close()
-            guard let (s, inProgress) = try? Sys.connect(addr) else { busy = false; return false }
+            guard let (s, inProgress) = try? Sys.connect(addr) else { busy = false; return .done(false) }
             fd = s
             connecting = inProgress
-            if (try? loop.register(fd, token: PushClient.token, interest: .edgeTriggered)) == nil { close(); busy = false; return false }
-            if inProgress { return true }
+            if (try? loop.register(fd, token: PushClient.token, interest: .edgeTriggered)) == nil { close(); busy = false; return .done(false) }
+            if inProgress { return .pending }
         }
-        if case .done(let ok) = onEvent([.writable]), !ok { return false }
-        return true
+        return onEvent([.writable])
     }
 
     mutating func onEvent(_ events: IOEvents) -> Outcome {

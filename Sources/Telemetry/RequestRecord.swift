@@ -111,6 +111,14 @@ public enum RecordJSON {
     /// A JSON string from bytes; invalid UTF-8 and controls are escaped.
     static func appendJSONString(_ b: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Fast path: most values need no escaping and go in with one copy.
+        var clean = true
+        for c in b where c < 0x20 || c >= 0x7F || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { clean = false; break }
+        if clean {
+            out.append(contentsOf: b)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for c in b {
             switch c {

@@ -101,6 +101,10 @@ final class MonitorExportTests: XCTestCase {
         let m = w.runtime.monitor!
         XCTAssertTrue(wait(10) { m.delivered.load(ordering: .relaxed) == 305 }, "delivered \(m.delivered.load(ordering: .relaxed))")
         let recs = sink.records.withLock { $0 }
+        // A record delivered twice would show here as a repeated id.
+        var perID: [String: Int] = [:]
+        for r in recs { perID["\(r["request_id"] ?? "")|\(r["path"] ?? "")", default: 0] += 1 }
+        XCTAssertEqual(perID.values.filter { $0 > 1 }.count, 0, "records delivered more than once")
         XCTAssertEqual(recs.count, 305)
         XCTAssertGreaterThanOrEqual(sink.posts.withLock { $0 }, 5, "batched: 64 records at most per POST")
         XCTAssertEqual(m.dropped, 0)

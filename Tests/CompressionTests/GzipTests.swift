@@ -49,3 +49,18 @@ final class GzipTests: XCTestCase {
         XCTAssertThrowsError(try Gunzip.decompress(Array(gz.prefix(gz.count / 2))))
     }
 }
+
+final class GzipResetTests: XCTestCase {
+    /// One stream, reset between members: each member holds only its own input.
+    func testResetStartsAFreshMember() throws {
+        let z = try GzipCompressor(level: 1)
+        for k in 0..<3 {
+            let input = Array("batch \(k): ".utf8) + Array(repeating: UInt8(65 + k), count: 5000)
+            var out: [UInt8] = []
+            try z.reset()
+            try input.withUnsafeBytes { try z.compress($0, into: &out) }
+            try z.finish(into: &out)
+            XCTAssertEqual(try Gunzip.decompress(out), input, "member \(k)")
+        }
+    }
+}
