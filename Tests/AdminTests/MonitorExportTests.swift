@@ -103,7 +103,7 @@ final class MonitorExportTests: XCTestCase {
         let recs = sink.records.withLock { $0 }
         // A record delivered twice would show here as a repeated id.
         var perID: [String: Int] = [:]
-        for r in recs { perID["\(r["request_id"] ?? "")|\(r["path"] ?? "")", default: 0] += 1 }
+        for r in recs { if let id = r["request_id"] as? String, !id.isEmpty { perID[id, default: 0] += 1 } }
         XCTAssertEqual(perID.values.filter { $0 > 1 }.count, 0, "records delivered more than once")
         XCTAssertEqual(recs.count, 305)
         XCTAssertGreaterThanOrEqual(sink.posts.withLock { $0 }, 5, "batched: 64 records at most per POST")
