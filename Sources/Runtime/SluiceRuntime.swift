@@ -37,8 +37,13 @@ public final class SluiceRuntime: @unchecked Sendable {
     }
 
     public func start() throws {
-        try monitor?.start()
+        // Workers first (their records wait in the rings until the exporter
+        // runs); scripts/profile relies on the worker being the first thread.
         proxy.start()
+        do { try monitor?.start() } catch {
+            proxy.stop()
+            throw error
+        }
         proxy.startResolver()
         admin?.start()
     }
