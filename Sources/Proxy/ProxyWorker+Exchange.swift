@@ -435,21 +435,22 @@ extension ProxyWorker {
         let reason = error?.telemetryReason ?? .none
         shard.record(slot: slot, status: status, latencyMicros: micros, error: reason)
         guard let ring else { return }
-        let x = down[index: i].x!
-        // The full record, for the monitor push and the access log.
+        // The full record, for the monitor push and the access log. Fields
+        // are read in place (a copy of the exchange would retain its snapshot).
         startDraft(i, keep: true)
         let d = Int(i)
         drafts[d].latencyMicros = micros
-        drafts[d].upstreamMicros = x.upstreamMicros
+        drafts[d].upstreamMicros = down[index: i].x!.upstreamMicros
         drafts[d].status = UInt16(clamping: status)
         drafts[d].error = reason
         drafts[d].seriesSlot = Int32(slot)
-        drafts[d].bytesIn = x.bytesIn
-        drafts[d].bytesOut = x.bytesOut
-        if x.cluster >= 0 && x.endpoint >= 0 && x.cluster < x.snapshot.clusters.count {
-            drafts[d].endpoint.set(x.snapshot.clusters[x.cluster].endpointNames[x.endpoint])
+        drafts[d].bytesIn = down[index: i].x!.bytesIn
+        drafts[d].bytesOut = down[index: i].x!.bytesOut
+        let c = down[index: i].x!.cluster, e = down[index: i].x!.endpoint
+        if c >= 0 && e >= 0 {
+            drafts[d].endpoint = down[index: i].x!.snapshot.clusters[c].endpointText[e]
         } else {
-            drafts[d].endpoint = InlineText128()
+            drafts[d].endpoint.clear()
         }
         ring.push(drafts[d])
         drafts[d].tsMillis = 0
@@ -461,7 +462,10 @@ extension ProxyWorker {
         let d = Int(i)
         if d >= drafts.count { drafts.append(contentsOf: repeatElement(RequestRecord(), count: d + 1 - drafts.count)) }
         if !keep || drafts[d].tsMillis == 0 {
-            drafts[d] = RequestRecord()
+            // Only what a new exchange may not overwrite is reset.
+            drafts[d].method.clear()
+            drafts[d].path.clear()
+            drafts[d].requestID.clear()
             drafts[d].tsMillis = sl_realtime_ms() &- (sl_monotonic_ns() &- (down[index: i].x?.startNanos ?? sl_monotonic_ns())) / 1_000_000
         }
     }

@@ -20,6 +20,11 @@ public struct InlineText128: Sendable {
         truncated = bytes.count > n
     }
 
+    public mutating func clear() {
+        count = 0
+        truncated = false
+    }
+
     public mutating func set(_ s: String) {
         var t = s
         t.withUTF8 { set(UnsafeRawBufferPointer($0)) }
