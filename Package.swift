@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "CLITests", dependencies: ["Harness"]),
         .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore",
-                                                       "Telemetry", "Monitor", "Compression"]),
+                                                       "Telemetry", "Monitor", "Compression", "EventLoop"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),

@@ -80,10 +80,14 @@ public final class AdminServer: @unchecked Sendable {
     private var thread: WorkerThread?
     private let listener: Int32
     private let hooks: AdminHooks
+    private let token: [UInt8]?
 
     public static let maxBody = 64 * 1024
 
-    public init(listen: String, hooks: AdminHooks) throws {
+    /// With `token`, every call that is not GET or HEAD needs
+    /// `Authorization: Bearer <token>` (compared in constant time).
+    public init(listen: String, hooks: AdminHooks, token: String? = nil) throws {
+        self.token = token.map { Array($0.utf8) }
         guard let addr = SocketAddress(listen) else { throw SysError("bad admin address \(listen)", 0) }
         listener = try Sys.listen(addr, backlog: 256, reusePort: false)
         address = SocketAddress.local(of: listener) ?? addr
@@ -92,10 +96,10 @@ public final class AdminServer: @unchecked Sendable {
     }
 
     public func start() {
-        let loop = self.loop, listener = self.listener, hooks = self.hooks
+        let loop = self.loop, listener = self.listener, hooks = self.hooks, token = self.token
         let ready = Locked(false)
         thread = WorkerThread(name: "sluice-admin") {
-            let h = AdminHandler(loop: loop, listener: listener, hooks: hooks)
+            let h = AdminHandler(loop: loop, listener: listener, hooks: hooks, token: token)
             ready.withLock { $0 = true }
             loop.run(h)
             h.closeAll()
@@ -124,13 +128,15 @@ final class AdminHandler: LoopHandler {
     let loop: EventLoop
     let listener: Int32
     let hooks: AdminHooks
+    let token: [UInt8]?
     var conns = Slab<Conn>(capacity: 16)
     var dead: [SlabHandle] = []
 
-    init(loop: EventLoop, listener: Int32, hooks: AdminHooks) {
+    init(loop: EventLoop, listener: Int32, hooks: AdminHooks, token: [UInt8]?) {
         self.loop = loop
         self.listener = listener
         self.hooks = hooks
+        self.token = token
         try? loop.register(listener, token: 0, interest: .readable)
     }
 
@@ -233,8 +239,22 @@ final class AdminHandler: LoopHandler {
         }
     }
 
+    /// Whether a mutating call carries the token. Constant time in the
+    /// token's length: every byte is compared, whatever differs first.
+    func authorized(_ req: AdminRequest) -> Bool {
+        guard let t = token else { return true }
+        guard let h = req.header("authorization"), h.hasPrefix("Bearer ") else { return false }
+        let given = Array(h.utf8.dropFirst(7))
+        var diff = UInt8(given.count == t.count ? 0 : 1)
+        for i in 0..<t.count { diff |= t[i] ^ (i < given.count ? given[i] : 0) }
+        return diff == 0
+    }
+
     /// The built-in endpoints, then the hooks' own.
     func handle(_ req: AdminRequest) -> AdminResponse {
+        if req.method != "GET" && req.method != "HEAD" && !authorized(req) {
+            return .error(401, "unauthorized")
+        }
         switch req.path {
         case "/healthz":
             guard req.method == "GET" || req.method == "HEAD" else { return .error(405, "method_not_allowed") }

@@ -46,6 +46,14 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let a): return UInt32(bigEndian: a.sin_addr.s_addr) >> 24 == 127
+        case .v6: return host == "::1"
+        }
+    }
+
     public var family: Int32 {
         switch self { case .v4: return AF_INET; case .v6: return AF_INET6 }
     }

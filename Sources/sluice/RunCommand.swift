@@ -51,12 +51,18 @@ struct RunCommand: ParsableCommand {
             log("cannot start: \(error)")
             throw ExitCode(1)
         }
+        for w in runtime.warnings { log(w) }
         let server = runtime.proxy
         log("listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) with \(server.group.loops.count) worker(s); admin on \(runtime.admin?.address.description ?? "-")")
         while true {
             let sig = Signals.wait([SIGTERM, SIGINT, SIGHUP])
             if sig == SIGHUP {
-                reload(server, path: config, overrides: cfg)
+                do {
+                    try runtime.reloadFromFile()
+                    log("reloaded \(config)")
+                } catch {
+                    log("reload refused, running config kept:\n\(error)")
+                }
                 continue
             }
             log("draining (up to \(cfg.timeouts.drain) ms)")
@@ -66,19 +72,6 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// Re-reads the file and publishes it; an invalid file changes nothing.
-    private func reload(_ server: ProxyServer, path: String, overrides: SluiceConfig) {
-        do {
-            var next = try ConfigLoader.load(path: path)
-            next.listen = overrides.listen
-            next.admin.listen = overrides.admin.listen
-            next.workers = overrides.workers
-            try server.reload(next)
-            log("reloaded \(path)")
-        } catch {
-            log("reload refused, running config kept:\n\(error)")
-        }
-    }
 }
 
 /// Loads a config or prints every problem and exits 1.
