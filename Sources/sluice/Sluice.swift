@@ -7,6 +7,7 @@ struct Sluice: ParsableCommand {
         commandName: "sluice",
         abstract: "An L7 proxy that splits traffic between active and preview model backends.",
         version: SluiceVersion.string,
-        subcommands: [RunCommand.self, CheckCommand.self, DemoCommand.self, VersionCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, DemoCommand.self, WeightsCommand.self, PromoteCommand.self,
+                      RollbackCommand.self, StatusCommand.self, VersionCommand.self]
     )
 }

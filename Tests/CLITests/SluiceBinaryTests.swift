@@ -121,6 +121,67 @@ final class SluiceBinaryTests: XCTestCase {
         XCTAssertTrue(out.contains("200 responses"), out)
     }
 
+    /// `sluice weights|promote|rollback|status` against a running `sluice run`.
+    func testAdminClientCommands() throws {
+        let v1 = try ScriptedBackend { _, res in res.respond(body: Array("v1".utf8)) }
+        let v2 = try ScriptedBackend { _, res in res.respond(body: Array("v2".utf8)) }
+        defer { v1.stop(); v2.stop() }
+        let port = try freePort(), adminPort = try freePort()
+        let path = try tempFile("""
+        listen: 127.0.0.1:\(port)
+        workers: 1
+        admin: { listen: "127.0.0.1:\(adminPort)" }
+        clusters:
+          v1: { endpoints: ["\(v1.address)"] }
+          v2: { endpoints: ["\(v2.address)"] }
+        routes:
+          - { name: predict, prefix: /, active: v1, preview: v2, weights: { active: 90, preview: 10 } }
+        """)
+        defer { unlink(path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["run", "-c", path]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
+        XCTAssertTrue(waitFor { (try? BlockingSocket(connectTo: adminPort)) != nil })
+        let admin = ["--admin", "http://127.0.0.1:\(adminPort)"]
+
+        var (rc, out, err) = try run(["weights"] + admin)
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("predict") && out.contains("90/10"), out)
+        (rc, out, err) = try run(["weights", "predict", "--active", "30", "--preview", "70"] + admin)
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("30/70"), out)
+        (rc, out, err) = try run(["weights", "predict", "--json"] + admin)
+        XCTAssertTrue(out.contains("\"weights\":{\"active\":30,\"preview\":70}"), out)
+        (rc, _, err) = try run(["weights", "nope", "--active", "1", "--preview", "1"] + admin)
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(err.contains("unknown_route"), err)
+        (rc, out, _) = try run(["promote", "predict"] + admin)
+        XCTAssertEqual(rc, 0)
+        XCTAssertTrue(out.contains("0/100"), out)
+        (rc, out, _) = try run(["rollback", "predict"] + admin)
+        XCTAssertEqual(rc, 0)
+        XCTAssertTrue(out.contains("100/0"), out)
+        // Some traffic, then status.
+        for _ in 0..<5 {
+            let s = try BlockingSocket(connectTo: port)
+            try s.write("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            _ = try MessageReader(s).readResponse()
+            s.close()
+        }
+        (rc, out, err) = try run(["status", "--json", "--interval", "0.2"] + admin)
+        XCTAssertEqual(rc, 0, err)
+        let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]
+        XCTAssertEqual(rows.first { $0["backend"] as? String == "active" }?["requests"] as? Int, 5)
+        (rc, out, _) = try run(["status", "--interval", "0.2"] + admin)
+        XCTAssertTrue(out.contains("ROUTE") && out.contains("predict"), out)
+        (rc, _, err) = try run(["weights", "--admin", "http://127.0.0.1:1"])
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(err.contains("cannot reach"), err)
+    }
+
     private func freePort() throws -> UInt16 {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(s) }
