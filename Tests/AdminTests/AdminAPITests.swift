@@ -174,6 +174,18 @@ final class AdminAPITests: XCTestCase {
         XCTAssertTrue(e.runtime.warnings.contains { $0.contains("ignored") }, "\(e.runtime.warnings)")
     }
 
+    /// A crash between writing the temporary file and the rename leaves the
+    /// old state in place (the leftover temporary file is not read).
+    func testInterruptedWriteLeavesTheOldState() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-state-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json").path
+        defer { unlink(state); unlink(state + ".tmp.1") }
+        try "{\"routes\":{\"predict\":{\"active\":60,\"preview\":40}}}\n".write(toFile: state, atomically: false, encoding: .utf8)
+        try "{\"routes\":{\"predict\":{\"act".write(toFile: state + ".tmp.1", atomically: false, encoding: .utf8)
+        let e = try Env { $0.admin.stateFile = state }
+        XCTAssertEqual(try e.weights(), ["active": 60, "preview": 40])
+        XCTAssertTrue(e.runtime.warnings.isEmpty, "\(e.runtime.warnings)")
+    }
+
     /// 8 threads change weights while traffic flows: no request is lost and
     /// the state ends at the last accepted write.
     func testConcurrentWeightChangesUnderTraffic() throws {
