@@ -285,7 +285,7 @@ final class AdminAPITests: XCTestCase {
 
     func testReadyGoesFalseWhenDraining() throws {
         // A slow in-flight request keeps the drain going while we probe /ready.
-        let slow = try ScriptedBackend { _, res in usleep(500_000); res.respond() }
+        let slow = try ScriptedBackend { _, res in usleep(1_500_000); res.respond() }
         defer { slow.stop() }
         var c = SluiceConfig()
         c.listen = ["127.0.0.1:0"]
@@ -306,9 +306,11 @@ final class AdminAPITests: XCTestCase {
         let client = try BlockingSocket(connectTo: rt.proxy.boundAddresses[0].port)
         try client.write("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         usleep(100_000)
-        let drainer = WorkerThread(name: "drainer") { _ = rt.drainAndStop(timeout: 3000) }
-        usleep(100_000)
-        XCTAssertEqual(ready(), 503, "readiness drops as soon as draining starts")
+        let drainer = WorkerThread(name: "drainer") { _ = rt.drainAndStop(timeout: 5000) }
+        var seen = ready()
+        let end = Date().addingTimeInterval(1.2)
+        while seen != 503 && Date() < end { usleep(20_000); seen = ready() }
+        XCTAssertEqual(seen, 503, "readiness drops as soon as draining starts, while a request is in flight")
         XCTAssertEqual(try MessageReader(client).readResponse().0.status, 200, "the in-flight request still finishes")
         client.close()
         drainer.join()
