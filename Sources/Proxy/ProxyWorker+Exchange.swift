@@ -126,12 +126,13 @@ extension ProxyWorker {
     }
 
     /// A random UUID-shaped id (version 4 layout) from the worker's PRNG.
-    private func appendRequestID(_ w: inout HeadWriter) {
+    func appendRequestID(_ w: inout HeadWriter) {
         let hex: StaticString = "0123456789abcdef"
         let a = rng.next(), b = rng.next()
         var nibbles = 0
-        for word in [a, b] {
-            var v = word
+        // Two words without an array literal (that would allocate per request).
+        for half in 0..<2 {
+            var v = half == 0 ? a : b
             for _ in 0..<16 {
                 if nibbles == 8 || nibbles == 12 || nibbles == 16 || nibbles == 20 { w.append(byte: UInt8(ascii: "-")) }
                 var d = Int(v & 0xF)
@@ -452,6 +453,15 @@ extension ProxyWorker {
         } else {
             drafts[d].endpoint.clear()
         }
+        if drafts[d].requestID.count == 0 {
+            // No upstream head was built (a refused or unrouted request): the
+            // record still gets an id, as Envoy's access log would.
+            withUnsafeTemporaryAllocation(byteCount: 40, alignment: 1) { buf in
+                var w = HeadWriter(buf)
+                appendRequestID(&w)
+                drafts[d].requestID.set(UnsafeRawBufferPointer(start: w.base, count: w.count))
+            }
+        }
         ring.push(drafts[d])
         drafts[d].tsMillis = 0
     }
@@ -460,7 +470,7 @@ extension ProxyWorker {
     /// resets it and stamps the wall-clock start.
     func startDraft(_ i: Int32, keep: Bool = false) {
         let d = Int(i)
-        if d >= drafts.count { drafts.append(contentsOf: repeatElement(RequestRecord(), count: d + 1 - drafts.count)) }
+        drafts.reserve(d)
         if !keep || drafts[d].tsMillis == 0 {
             // Only what a new exchange may not overwrite is reset.
             drafts[d].method.clear()

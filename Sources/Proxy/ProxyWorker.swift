@@ -39,7 +39,7 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     let recording: Bool
     /// The record being built per client slot (method, path, id are copied
     /// while the head is in the buffer; the rest when the exchange ends).
-    var drafts: [RequestRecord] = []
+    var drafts = RecordDrafts()
     var listeners: [Int32]
     var down = Slab<Downstream>(capacity: 1024)
     var up = Slab<Upstream>(capacity: 256)

@@ -49,3 +49,39 @@ public final class RecordRing: @unchecked Sendable {
         return t - h
     }
 }
+
+/// Records being built, one per client slot, in place (no copy-on-write
+/// checks per field as an Array would make). Owned by one worker.
+public struct RecordDrafts: ~Copyable {
+    private var base: UnsafeMutablePointer<RequestRecord>
+    public private(set) var count: Int
+
+    public init(capacity: Int = 64) {
+        count = max(1, capacity)
+        base = .allocate(capacity: count)
+        base.initialize(repeating: RequestRecord(), count: count)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    /// Makes index `i` valid (doubling; only when a new slot index appears).
+    public mutating func reserve(_ i: Int) {
+        guard i >= count else { return }
+        var n = count
+        while n <= i { n *= 2 }
+        let nb = UnsafeMutablePointer<RequestRecord>.allocate(capacity: n)
+        nb.moveInitialize(from: base, count: count)
+        (nb + count).initialize(repeating: RequestRecord(), count: n - count)
+        base.deallocate()
+        base = nb
+        count = n
+    }
+
+    public subscript(i: Int) -> RequestRecord {
+        unsafeAddress { UnsafePointer(base + i) }
+        unsafeMutableAddress { base + i }
+    }
+}

@@ -128,6 +128,7 @@ final class MonitorExportTests: XCTestCase {
         XCTAssertEqual(unrouted[0]["error"] as? String, "no_route")
         XCTAssertEqual(unrouted[0]["status"] as? Int, 404)
         XCTAssertTrue(unrouted[0]["upstream_ms"] is NSNull)
+        XCTAssertEqual((unrouted[0]["request_id"] as? String)?.count, 36, "refused requests get an id too")
     }
 
     /// A dead monitor: records wait (bounded) and are retried; what does not
