@@ -105,30 +105,27 @@ struct WeightsCommand: ParsableCommand {
     }
 }
 
+/// POST /routes/ROUTE/promote|rollback and print the route.
+func shiftRoute(_ route: String, _ action: String, _ options: AdminOptions) throws {
+    try adminCommand {
+        let body = try options.call("POST", "/routes/\(route)/\(action)")
+        if options.json { print(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        else { print(routesTable([(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:]])) }
+    }
+}
+
 struct PromoteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "promote", abstract: "Send all of a route's traffic to its preview.")
     @Argument(help: "Route name.") var route: String
     @OptionGroup var options: AdminOptions
-    func run() throws {
-        try adminCommand {
-            let body = try options.call("POST", "/routes/\(route)/promote")
-            if options.json { print(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
-            else { print(routesTable([(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:]])) }
-        }
-    }
+    func run() throws { try shiftRoute(route, "promote", options) }
 }
 
 struct RollbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Send all of a route's traffic back to its active backend.")
     @Argument(help: "Route name.") var route: String
     @OptionGroup var options: AdminOptions
-    func run() throws {
-        try adminCommand {
-            let body = try options.call("POST", "/routes/\(route)/rollback")
-            if options.json { print(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
-            else { print(routesTable([(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:]])) }
-        }
-    }
+    func run() throws { try shiftRoute(route, "rollback", options) }
 }
 
 struct StatusCommand: ParsableCommand {
