@@ -135,6 +135,8 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     let logFD: Int32
     let target: (addr: SocketAddress, host: String, path: String)?
     var keys: [SeriesKey] = []
+    /// Per series slot, its labels as a JSON fragment (escaped once).
+    var labels: [[UInt8]] = []
     var logBuffer: [UInt8] = []
     /// The batch being filled, and how many records it holds.
     var batch: [UInt8] = []
@@ -148,6 +150,8 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     /// One deflate stream for every batch (reset between them), level 1:
     /// JSON lines still shrink several-fold at a fraction of level 6's CPU.
     let compressor = try? GzipCompressor(level: 1)
+
+    let unroutedLabels = RecordJSON.labelsFragment(.unrouted)
 
     static let tickTimer = 1
     static let clientTimer = 2
@@ -205,17 +209,20 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
         for ring in owner.telemetryRef.rings {
             let n = ring.drain { r in
                 let slot = Int(r.seriesSlot)
-                if slot >= keys.count { keys = registry.keys }
-                let key = slot >= 0 && slot < keys.count ? keys[slot] : .unrouted
+                if slot >= keys.count {
+                    keys = registry.keys
+                    while labels.count < keys.count { labels.append(RecordJSON.labelsFragment(keys[labels.count])) }
+                }
+                let fragment = slot >= 0 && slot < labels.count ? labels[slot] : unroutedLabels
                 if target != nil {
                     let start = batch.count
-                    RecordJSON.append(r, key, to: &batch)
+                    RecordJSON.append(r, labels: fragment, to: &batch)
                     if logFD >= 0 { logBuffer.append(contentsOf: batch[start...]) }
                     batchCount += 1
                     owner.filling.store(UInt64(batchCount), ordering: .relaxed)
                     if batchCount >= owner.pushTarget!.batchMax { seal() }
                 } else if logFD >= 0 {
-                    RecordJSON.append(r, key, to: &logBuffer)
+                    RecordJSON.append(r, labels: fragment, to: &logBuffer)
                 }
             }
             owner.collected.add(UInt64(n), ordering: .relaxed)

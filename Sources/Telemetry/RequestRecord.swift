@@ -66,15 +66,28 @@ public enum RecordJSON {
     /// and names are written straight into it (the exporter formats tens of
     /// thousands of these per second).
     public static func append(_ r: RequestRecord, _ key: SeriesKey, to out: inout [UInt8]) {
+        append(r, labels: labelsFragment(key), to: &out)
+    }
+
+    /// `,"route":…,"backend":…,"cluster":…` for a series, escaped once: the
+    /// exporter keeps one per series instead of re-escaping names per record.
+    public static func labelsFragment(_ key: SeriesKey) -> [UInt8] {
+        var out: [UInt8] = []
+        func text(_ s: String) { var s = s; s.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), &out) } }
+        out.append(contentsOf: Array(",\"route\":".utf8)); text(key.route)
+        out.append(contentsOf: Array(",\"backend\":".utf8)); text(key.backend)
+        out.append(contentsOf: Array(",\"cluster\":".utf8)); text(key.cluster)
+        return out
+    }
+
+    /// Appends one JSON line, with the series' labels already rendered.
+    public static func append(_ r: RequestRecord, labels: [UInt8], to out: inout [UInt8]) {
         func lit(_ s: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
         func str(_ t: InlineText128) { t.withBytes { appendJSONString($0, &out) } }
-        func text(_ s: String) { var s = s; s.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), &out) } }
         lit("{\"ts\":\"")
         appendRFC3339(r.tsMillis, &out)
         lit("\",\"request_id\":"); str(r.requestID)
-        lit(",\"route\":"); text(key.route)
-        lit(",\"backend\":"); text(key.backend)
-        lit(",\"cluster\":"); text(key.cluster)
+        out.append(contentsOf: labels)
         lit(",\"endpoint\":")
         if r.endpoint.count == 0 { lit("null") } else { str(r.endpoint) }
         lit(",\"method\":"); str(r.method)
