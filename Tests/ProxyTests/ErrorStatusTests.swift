@@ -44,6 +44,22 @@ final class ErrorStatusTests: XCTestCase {
         XCTAssertEqual(try f.exchange("GET /v1/x HTTP/1.1\r\nHost: t\r\nX-Long: \(tooLong)\r\n\r\n").status, 431, "one field line over 16 KiB")
     }
 
+    /// A head that needed the large buffer class, followed by a body in the
+    /// same read: the body is forwarded from the large buffer intact.
+    func testLargeHeadWithBodyIsForwardedIntact() throws {
+        let f = try ProxyFixture(backends: [("a", echoBackend)])
+        let big = String(repeating: "h", count: 10_000)
+        let body = String((0..<30_000).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+        let r = try f.exchange("POST /v1/x HTTP/1.1\r\nHost: t\r\nX-B1: \(big)\r\nX-B2: \(big)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)",
+                               method: .post)
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.text, body)
+        let chunked = try f.exchange("POST /v1/x HTTP/1.1\r\nHost: t\r\nX-B1: \(big)\r\nX-B2: \(big)\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     + String(body.utf8.count, radix: 16) + "\r\n\(body)\r\n0\r\n\r\n", method: .post)
+        XCTAssertEqual(chunked.status, 200)
+        XCTAssertEqual(chunked.text, body)
+    }
+
     func testBodyOverLimitIs413() throws {
         let f = try ProxyFixture(backends: [("a", echoBackend)]) { $0.limits.maxRequestBodyBytes = 100 }
         let r = try f.exchange("POST /v1/x HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n" + String(repeating: "x", count: 101))
