@@ -22,12 +22,14 @@ extension ProxyWorker {
                 return
             }
             down[index: i].readPaused = false
-            let d = down[index: i]
-            let base = pool.pointer(d.input.id)
-            switch Sys.read(d.fd, base + d.input.end, space) {
+            // Fields are read in place: copying the session (or its exchange,
+            // which holds a snapshot reference) per read showed in profiles.
+            let fd = down[index: i].fd
+            let at = pool.pointer(down[index: i].input.id) + down[index: i].input.end
+            switch Sys.read(fd, at, space) {
             case .bytes(let n):
                 down[index: i].input.end += n
-                if var x = down[index: i].x { x.bytesIn += Int64(n); down[index: i].x = x }
+                if down[index: i].x != nil { down[index: i].x!.bytesIn += Int64(n) }
                 processDown(h)
                 if n < space && !down[index: i].hangupSeen { return }
             case .eof:
@@ -47,15 +49,16 @@ extension ProxyWorker {
     /// Whether the current state consumes client bytes now. Pipelined
     /// requests wait in the kernel until the current response is done.
     private func wantsClientBytes(_ h: SlabHandle) -> Bool {
-        let d = down[index: h.index]
-        if d.closeAfterFlush { return false }
-        guard let x = d.x else { return true }
-        if x.waitingInQueue || x.upstream == nil { return false }
-        if let u = x.upstream, up.contains(u) {
+        let i = h.index
+        if down[index: i].closeAfterFlush { return false }
+        guard down[index: i].x != nil else { return true }
+        if down[index: i].x!.waitingInQueue { return false }
+        guard let u = down[index: i].x!.upstream else { return false }
+        if up.contains(u) {
             if up[index: u.index].state == .connecting { return false }
             if up[index: u.index].out.isFull { return false }
         }
-        switch x.reqBody {
+        switch down[index: i].x!.reqBody {
         case .length, .chunked, .tunnel: return true
         default: return false
         }
@@ -311,7 +314,7 @@ extension ProxyWorker {
         }
         if down[index: i].out.isFull { return }
         // Room again: let a paused upstream continue.
-        if let x = down[index: i].x, let u = x.upstream, up.contains(u), up[index: u.index].readPaused {
+        if down[index: i].x != nil, let u = down[index: i].x!.upstream, up.contains(u), up[index: u.index].readPaused {
             upReadable(u)
         }
     }

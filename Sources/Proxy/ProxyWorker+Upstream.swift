@@ -83,17 +83,19 @@ extension ProxyWorker {
 
     /// Queues the built head (and any body already buffered) on the upstream.
     func sendHead(_ h: SlabHandle) {
-        guard let x = down[index: h.index].x, let u = x.upstream else { return }
+        guard down[index: h.index].x != nil, let u = down[index: h.index].x!.upstream else { return }
         queueHead(h, u)
         forwardRequestBody(h)
         flushUp(u)
     }
 
     private func queueHead(_ h: SlabHandle, _ u: SlabHandle) {
-        guard let x = down[index: h.index].x, x.headBuffer >= 0 else { return }
-        pool.retain(x.headBuffer)
-        if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(x.headBuffer), count: x.headCount, buffer: x.headBuffer)) {
-            pool.release(x.headBuffer)
+        guard down[index: h.index].x != nil else { return }
+        let head = down[index: h.index].x!.headBuffer, count = down[index: h.index].x!.headCount
+        guard head >= 0 else { return }
+        pool.retain(head)
+        if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(head), count: count, buffer: head)) {
+            pool.release(head)
         }
     }
 
