@@ -89,16 +89,15 @@ extension ProxyWorker {
 
     private func parseHead(_ h: SlabHandle) {
         let i = h.index
-        let d = down[index: i]
-        guard d.input.id >= 0, d.input.end > d.input.start, !d.closeAfterFlush else { return }
-        let base = pool.pointer(d.input.id)
-        let bytes = UnsafeRawBufferPointer(start: base + d.input.start, count: d.input.end - d.input.start)
-        var parser = d.parser
-        let result = parser.parse(bytes, into: &scratch)
-        down[index: i].parser = parser
+        let d = down[index: i].input
+        guard d.id >= 0, d.end > d.start, !down[index: i].closeAfterFlush else { return }
+        let base = pool.pointer(d.id)
+        let bytes = UnsafeRawBufferPointer(start: base + d.start, count: d.end - d.start)
+        // Parsed in place (the parser is a field of the session).
+        let result = down[index: i].parser.parse(bytes, into: &scratch)
         switch result {
         case .incomplete:
-            if d.requests > 0 && !d.headTimerArmed {
+            if down[index: i].requests > 0 && !down[index: i].headTimerArmed {
                 // Between requests the idle timer runs; the first byte switches to the header timer.
                 loop.timers.arm(timerID(i, .downIdleOrHeader), at: loop.now + snapshot.config.timeouts.header)
                 down[index: i].headTimerArmed = true
@@ -231,11 +230,11 @@ extension ProxyWorker {
         let i = h.index
         guard var x = down[index: i].x, let u = x.upstream, up.contains(u) else { return }
         if up[index: u.index].state == .connecting { return }
-        let d = down[index: i]
-        guard d.input.id >= 0 else { return }
-        let base = pool.pointer(d.input.id)
-        var start = d.input.start
-        let end = d.input.end
+        let d = down[index: i].input  // the buffer indices only, not the session
+        guard d.id >= 0 else { return }
+        let base = pool.pointer(d.id)
+        var start = d.start
+        let end = d.end
         if start >= end { return }
         var forwardEnd = start
         switch x.reqBody {
@@ -274,9 +273,9 @@ extension ProxyWorker {
         }
         let n = forwardEnd - start
         if n > 0 {
-            pool.retain(d.input.id)
-            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.input.id)) {
-                pool.release(d.input.id)
+            pool.retain(d.id)
+            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.id)) {
+                pool.release(d.id)
                 down[index: i].x = x
                 return
             }

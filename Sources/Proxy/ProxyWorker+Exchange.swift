@@ -152,15 +152,15 @@ extension ProxyWorker {
         let i = u.index
         guard let owner = up[index: i].owner, down.contains(owner), var x = down[index: owner.index].x else { return }
         while !x.responseHeadSent {
-            let s = up[index: i]
-            let base = pool.pointer(s.input.id)
-            let bytes = UnsafeRawBufferPointer(start: base + s.input.start, count: s.input.end - s.input.start)
-            var parser = s.parser
+            let s = up[index: i].input
+            let base = pool.pointer(s.id)
+            let bytes = UnsafeRawBufferPointer(start: base + s.start, count: s.end - s.start)
+            var parser = up[index: i].parser
             let r = parser.parse(bytes, requestMethod: x.method, into: &respScratch)
             up[index: i].parser = parser
             switch r {
             case .incomplete:
-                if s.input.start == 0 && s.input.end == pool.bufferSize {
+                if s.start == 0 && s.end == pool.bufferSize {
                     closeUp(u)
                     return upstreamFailed(owner, .badResponse)
                 }
@@ -281,20 +281,20 @@ extension ProxyWorker {
     private func forwardResponseBody(_ u: SlabHandle, _ owner: SlabHandle) {
         let i = u.index
         guard var x = down[index: owner.index].x, !x.responseDone else { return }
-        let s = up[index: i]
-        guard s.input.id >= 0 else {
+        let s = up[index: i].input  // the buffer indices only, not the connection
+        guard s.id >= 0 else {
             if x.respBody.isDone { finishResponse(owner) }
             return
         }
-        let base = pool.pointer(s.input.id)
-        let start = s.input.start, end = s.input.end
+        let base = pool.pointer(s.id)
+        let start = s.start, end = s.end
         var consumed = start
         var failed = false
         switch x.respBody {
         case .length(let rem):
             let n = Int(min(rem, Int64(end - start)))
             // No write slot: the bytes stay buffered and upReadable forwards them on resume.
-            if n > 0 && !queueToClient(owner, base + start, n, s.input.id) { up[index: i].readPaused = true; return }
+            if n > 0 && !queueToClient(owner, base + start, n, s.id) { up[index: i].readPaused = true; return }
             consumed = start + n
             x.respBody = rem - Int64(n) == 0 ? .done : .length(rem - Int64(n))
         case .chunked(var dec):
@@ -316,10 +316,10 @@ extension ProxyWorker {
                     let saved = dec
                     switch dec.next(view, at: &idx) {
                     case .data(let ds, let dc):
-                        if queueToClient(owner, base + ds, dc, s.input.id) { continue }
+                        if queueToClient(owner, base + ds, dc, s.id) { continue }
                         let fd = down[index: owner.index].fd
                         if down[index: owner.index].out.flush(fd, pool: pool) == .drained,
-                           queueToClient(owner, base + ds, dc, s.input.id) { continue }
+                           queueToClient(owner, base + ds, dc, s.id) { continue }
                         idx = before
                         dec = saved
                         up[index: i].readPaused = true
@@ -338,7 +338,7 @@ extension ProxyWorker {
                     case .error: failed = true; break loop
                     }
                 }
-                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.input.id) {
+                if !failed && idx > start && !queueToClient(owner, base + start, idx - start, s.id) {
                     up[index: i].readPaused = true  // resumed by upReadable, as above
                     return
                 }
@@ -346,7 +346,7 @@ extension ProxyWorker {
             if case .chunked = x.respBody { x.respBody = .chunked(dec) }
             consumed = idx
         case .untilClose, .tunnel:
-            if end > start && !queueToClient(owner, base + start, end - start, s.input.id) { up[index: i].readPaused = true; return }
+            if end > start && !queueToClient(owner, base + start, end - start, s.id) { up[index: i].readPaused = true; return }
             consumed = end
         default:
             break
