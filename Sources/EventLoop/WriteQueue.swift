@@ -69,13 +69,10 @@ public struct WriteQueue {
         while segments > 0 {
             let n = min(segments, WriteQueue.capacity)
             let result: IOResult = withUnsafeTemporaryAllocation(of: iovec.self, capacity: WriteQueue.capacity) { iov in
-                var total = 0
                 for k in 0..<n {
                     let s = ring[(head + k) & (WriteQueue.capacity - 1)]
                     iov[k] = iovec(iov_base: UnsafeMutableRawPointer(mutating: s.base), iov_len: s.count)
-                    total += s.count
                 }
-                _ = total
                 return Sys.writev(fd, iov.baseAddress!, Int32(n))
             }
             switch result {

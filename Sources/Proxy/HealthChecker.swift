@@ -1,4 +1,5 @@
 import Config
+import CSysShim
 import EventLoop
 import SluiceCore
 import Synchronization
@@ -48,7 +49,7 @@ public final class HealthChecker: @unchecked Sendable {
         var nextDue: [String: Millis] = [:]
         while !stopping.load(ordering: .relaxed) {
             let snap = store.load()
-            let now = monotonicMillis()
+            let now = sl_coarse_ms()
             var any = false
             for (ci, c) in snap.clusters.enumerated() {
                 guard let hc = snap.config.clusters[ci].healthCheck else { continue }
@@ -92,11 +93,5 @@ public final class HealthChecker: @unchecked Sendable {
         }
         // "HTTP/1.x 2xx"
         return buf[0] == UInt8(ascii: "H") && buf[9] == UInt8(ascii: "2")
-    }
-
-    private func monotonicMillis() -> Millis {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec) / 1_000_000
     }
 }

@@ -69,12 +69,4 @@ public enum ProxyError: Equatable, Sendable {
         }
     }
 
-    /// Whether the failure happened before any byte reached the upstream's
-    /// application, so a retry cannot run the request twice.
-    public var isUpstreamFailure: Bool {
-        switch self {
-        case .connectFailure, .reset, .upstreamTimeout, .badResponse: return true
-        default: return false
-        }
-    }
 }

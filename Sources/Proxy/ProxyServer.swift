@@ -1,4 +1,5 @@
 import Config
+import CSysShim
 import EventLoop
 import SluiceCore
 import Synchronization
@@ -87,9 +88,9 @@ public final class ProxyServer: @unchecked Sendable {
             guard let w else { continue }
             group.loops[i].execute { w.beginDrain() }
         }
-        let deadline = sl_coarse_ms_now() + timeout
+        let deadline = sl_coarse_ms() + timeout
         var done = false
-        while sl_coarse_ms_now() < deadline {
+        while sl_coarse_ms() < deadline {
             if ws.allSatisfy({ $0?.drained.load(ordering: .acquiring) ?? true }) { done = true; break }
             usleep(2000)
         }
@@ -170,9 +171,3 @@ public final class ProxyServer: @unchecked Sendable {
     }
 }
 
-@inline(__always)
-func sl_coarse_ms_now() -> Millis {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec) / 1_000_000
-}

@@ -121,8 +121,6 @@ extension ProxyWorker {
         let snap = snapshot
         let head = scratch
         down[index: i].requests += 1
-        stats.requests.add(1, ordering: .relaxed)
-        stats.inFlight.add(1, ordering: .relaxed)
         loop.timers.cancel(timerID(i, .downIdleOrHeader))
 
         let reqBody: BodyProgress
@@ -371,7 +369,6 @@ extension ProxyWorker {
             // mid-way (timeouts, shutdown) is counted as abandoned.
             if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }
             abandonUpstream(h)
-            stats.inFlight.subtract(1, ordering: .relaxed)
             down[index: i].x = nil
         }
         var d = down[index: i]

@@ -400,7 +400,6 @@ extension ProxyWorker {
         let i = h.index
         loop.timers.cancel(timerID(i, .downRequest))
         down[index: i].x = nil
-        stats.inFlight.subtract(1, ordering: .relaxed)
         if !keepAlive || draining || down[index: i].peerClosed {
             down[index: i].closeAfterFlush = true
             flushDown(h)
@@ -493,7 +492,7 @@ extension ProxyWorker {
         if safe && x.route >= 0 {
             let policy = x.snapshot.table.routes[x.route].retry
             var retry = false
-            if (e == .reset || e == .badResponse) && x.attempts == 0 && !x.staleRetryUsed && lastWasReused(x) {
+            if (e == .reset || e == .badResponse) && x.attempts == 0 && !x.staleRetryUsed && x.reusedUpstream {
                 // The classic keep-alive race: the pooled connection died as we reused it.
                 x.staleRetryUsed = true
                 retry = true
@@ -511,8 +510,6 @@ extension ProxyWorker {
         down[index: i].x = x
         failExchange(h, e)
     }
-
-    private func lastWasReused(_ x: Exchange) -> Bool { x.reusedUpstream }
 
     /// Answers the exchange with the proxy's own error (SPEC §5), or cuts the
     /// client when the response head already went out.
@@ -544,8 +541,6 @@ extension ProxyWorker {
     func startErrorExchange(_ h: SlabHandle, _ e: ProxyError) {
         let i = h.index
         down[index: i].requests += 1
-        stats.requests.add(1, ordering: .relaxed)
-        stats.inFlight.add(1, ordering: .relaxed)
         down[index: i].x = Exchange(snapshot: snapshot, route: -1, backend: .active, cluster: -1, method: .get,
                                     clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
                                     reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())

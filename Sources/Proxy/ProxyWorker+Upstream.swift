@@ -71,8 +71,6 @@ extension ProxyWorker {
         connCount[c][e] += 1
         activeRequests[c][e] += 1
         shard.adjustGauge(snapshot.clusterGaugeSlots[c], by: 1)
-        stats.upstreamOpen.add(1, ordering: .relaxed)
-        stats.upstreamConnects.add(1, ordering: .relaxed)
         loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + x.snapshot.config.timeouts.connect)
         x.upstream = uh
         x.reusedUpstream = false
@@ -281,7 +279,6 @@ extension ProxyWorker {
         loop.timers.cancel(timerID(i, .upConnectOrIdle))
         Sys.close(s.fd)
         deadUp.append(u)
-        stats.upstreamOpen.subtract(1, ordering: .relaxed)
         shard.adjustGauge(s.gaugeSlot, by: -1)
         if s.clusterEpoch == clusterEpoch && s.cluster < connCount.count && s.endpoint < connCount[s.cluster].count {
             connCount[s.cluster][s.endpoint] -= 1

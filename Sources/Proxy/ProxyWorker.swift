@@ -9,13 +9,10 @@ import Telemetry
 import Glibc
 #endif
 
-/// Counters a worker shares with the process (read by the server, admin, tests).
+/// What a worker shares with the process outside its metric shard: the
+/// open client connections (the `sluice_downstream_connections` gauge).
 public final class WorkerStats: Sendable {
     public let downstreamOpen = Atomic<Int>(0)
-    public let upstreamOpen = Atomic<Int>(0)
-    public let upstreamConnects = Atomic<Int>(0)
-    public let requests = Atomic<Int>(0)
-    public let inFlight = Atomic<Int>(0)
     public init() {}
 }
 

@@ -49,15 +49,8 @@ public enum PrometheusText {
         for key in order {
             let e = byRB[key]!
             let l = "route=\"\(esc(e.route))\",backend=\"\(esc(e.backend))\""
-            var cum: UInt64 = 0
-            for (i, bound) in sluiceBucketLabels.enumerated() {
-                cum += e.s.sluiceBuckets[i]
-                o += "sluice_request_duration_seconds_bucket{\(l),le=\"\(bound)\"} \(cum)\n"
-            }
-            cum += e.s.sluiceBuckets[15]
-            o += "sluice_request_duration_seconds_bucket{\(l),le=\"+Inf\"} \(cum)\n"
-            o += "sluice_request_duration_seconds_sum{\(l)} \(seconds(e.s.sluiceSumMicros))\n"
-            o += "sluice_request_duration_seconds_count{\(l)} \(e.s.total)\n"
+            histogram("sluice_request_duration_seconds", l, sluiceBucketLabels, e.s.sluiceBuckets,
+                      sum: seconds(e.s.sluiceSumMicros), count: e.s.total, into: &o)
         }
 
         o += "# HELP sluice_upstream_errors_total Failed exchanges with an upstream, by reason.\n"
@@ -131,16 +124,23 @@ public enum PrometheusText {
         for c in order {
             let s = byCluster[c]!
             let l = "envoy_cluster_name=\"\(esc(c))\""
-            var cum: UInt64 = 0
-            for (i, bound) in envoyBucketLabels.enumerated() {
-                cum += s.envoyBuckets[i]
-                o += "envoy_cluster_upstream_rq_time_bucket{\(l),le=\"\(bound)\"} \(cum)\n"
-            }
-            cum += s.envoyBuckets[19]
-            o += "envoy_cluster_upstream_rq_time_bucket{\(l),le=\"+Inf\"} \(cum)\n"
-            o += "envoy_cluster_upstream_rq_time_sum{\(l)} \(millis(s.envoySumMicros))\n"
-            o += "envoy_cluster_upstream_rq_time_count{\(l)} \(s.total)\n"
+            histogram("envoy_cluster_upstream_rq_time", l, envoyBucketLabels, s.envoyBuckets,
+                      sum: millis(s.envoySumMicros), count: s.total, into: &o)
         }
+    }
+
+    /// One histogram's samples: cumulative buckets (the last count is +Inf), sum, count.
+    static func histogram(_ name: String, _ labels: String, _ bounds: [String], _ buckets: [UInt64],
+                          sum: String, count: UInt64, into o: inout String) {
+        var cum: UInt64 = 0
+        for (i, bound) in bounds.enumerated() {
+            cum += buckets[i]
+            o += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(cum)\n"
+        }
+        cum += buckets[bounds.count]
+        o += "\(name)_bucket{\(labels),le=\"+Inf\"} \(cum)\n"
+        o += "\(name)_sum{\(labels)} \(sum)\n"
+        o += "\(name)_count{\(labels)} \(count)\n"
     }
 
     static func base(_ k: SeriesKey) -> String {
