@@ -49,7 +49,8 @@ let package = Package(
         .target(name: "Admin", dependencies: ["SluiceCore", "HTTP1", "EventLoop", "Compression"]),
 
         // Per-request records to the monitor (push) and the access log, off the request path.
-        .target(name: "Monitor", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "EventLoop", "Compression", "Telemetry"]),
+        .target(name: "Monitor", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "EventLoop", "Compression", "Telemetry"],
+                swiftSettings: dataPlaneRelease),
 
         // One running Sluice: data plane plus admin port, wired together.
         .target(name: "Runtime", dependencies: ["SluiceCore", "EventLoop", "Config", "Routing", "Proxy", "Admin", "Telemetry", "Monitor"]),

@@ -134,24 +134,20 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     let loop: EventLoop
     let logFD: Int32
     let target: (addr: SocketAddress, host: String, path: String)?
-    var keys: [SeriesKey] = []
-    /// Per series slot, its labels as a JSON fragment (escaped once).
-    var labels: [[UInt8]] = []
-    var logBuffer: [UInt8] = []
+    var json: RecordJSON
+    var logBuffer = ByteSink()
     /// The batch being filled, and how many records it holds.
-    var batch: [UInt8] = []
+    var batch = ByteSink()
     var batchCount = 0
     var batchStarted: Millis = 0
-    /// Sealed batches waiting for delivery (payload, records).
-    var queue: [([UInt8], Int)] = []
+    /// Sealed batches waiting for delivery (payload, records, gzipped).
+    var queue: [([UInt8], Int, Bool)] = []
     var backoff: Millis = 0
     var nextAttempt: Millis = 0
     var client = PushClient()
     /// One deflate stream for every batch (reset between them), level 1:
     /// JSON lines still shrink several-fold at a fraction of level 6's CPU.
     let compressor = try? GzipCompressor(level: 1)
-
-    let unroutedLabels = RecordJSON.labelsFragment(.unrouted)
 
     static let tickTimer = 1
     static let clientTimer = 2
@@ -161,6 +157,7 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
         self.loop = loop
         self.logFD = logFD
         self.target = target.map { (addr: $0.0, host: $0.1, path: $0.2) }
+        json = RecordJSON(registry: owner.telemetryRef.registry)
     }
 
     func begin() {
@@ -174,7 +171,7 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
         // A last synchronous-ish chance: seal what is left; undelivered
         // batches count as dropped (the process is going away).
         seal()
-        for (_, n) in queue {
+        for (_, n, _) in queue {
             owner.queued.subtract(UInt64(n), ordering: .relaxed)
             owner.droppedByExporter.add(UInt64(n), ordering: .relaxed)
         }
@@ -205,26 +202,19 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
 
     /// Drains the rings into the access log and the current batch.
     func tick() {
-        let registry = owner.telemetryRef.registry
         for ring in owner.telemetryRef.rings {
             let n = ring.drain { r in
-                let slot = Int(r.seriesSlot)
-                if slot >= keys.count {
-                    keys = registry.keys
-                    while labels.count < keys.count { labels.append(RecordJSON.labelsFragment(keys[labels.count])) }
-                }
-                let fragment = slot >= 0 && slot < labels.count ? labels[slot] : unroutedLabels
                 if target != nil {
                     let start = batch.count
-                    RecordJSON.append(r, labels: fragment, to: &batch)
-                    if logFD >= 0 { logBuffer.append(contentsOf: batch[start...]) }
+                    json.append(r, to: &batch)
+                    if logFD >= 0 { logBuffer.append(UnsafeRawBufferPointer(rebasing: batch.bytes[start...])) }
                     batchCount += 1
-                    owner.filling.store(UInt64(batchCount), ordering: .relaxed)
                     if batchCount >= owner.pushTarget!.batchMax { seal() }
                 } else if logFD >= 0 {
-                    RecordJSON.append(r, labels: fragment, to: &logBuffer)
+                    json.append(r, to: &logBuffer)
                 }
             }
+            owner.filling.store(UInt64(batchCount), ordering: .relaxed)
             owner.collected.add(UInt64(n), ordering: .relaxed)
         }
         writeLog()
@@ -236,44 +226,42 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     private func writeLog() {
         var off = 0
         while off < logBuffer.count {
-            let n = logBuffer.withUnsafeBytes { write(logFD, $0.baseAddress! + off, $0.count - off) }
+            let n = write(logFD, logBuffer.base + off, logBuffer.count - off)
             if n <= 0 { break }
             off += n
         }
-        logBuffer.removeAll(keepingCapacity: true)
+        logBuffer.removeAll()
     }
 
     /// Closes the current batch (gzip when configured) into the bounded queue.
     private func seal() {
         guard batchCount > 0, let p = owner.pushTarget else { return }
-        var payload = batch
+        var payload: [UInt8] = []
+        var gzipped = false
         if p.gzip, let z = compressor {
-            var out: [UInt8] = []
-            out.reserveCapacity(batch.count / 4 + 64)
-            if (try? z.reset()) != nil,
-               (try? batch.withUnsafeBytes { try z.compress($0, into: &out) }) != nil,
-               (try? z.finish(into: &out)) != nil {
-                payload = out
-            }
+            payload.reserveCapacity(batch.count / 4 + 64)
+            gzipped = (try? z.reset()) != nil && (try? z.compress(batch.bytes, into: &payload)) != nil
+                && (try? z.finish(into: &payload)) != nil
         }
-        queue.append((payload, batchCount))
+        if !gzipped { payload = Array(batch.bytes) }  // not asked for, or zlib failed: send it plain
+        queue.append((payload, batchCount, gzipped))
         owner.queued.add(UInt64(batchCount), ordering: .relaxed)
-        batch.removeAll(keepingCapacity: true)
+        batch.removeAll()
         batchCount = 0
         owner.filling.store(0, ordering: .relaxed)
         batchStarted = loop.now
         while queue.count > p.maxQueuedBatches {
             // The oldest batch gives way; its records are counted as dropped.
-            let (_, n) = queue.removeFirst()
+            let (_, n, _) = queue.removeFirst()
             owner.queued.subtract(UInt64(n), ordering: .relaxed)
             owner.droppedByExporter.add(UInt64(n), ordering: .relaxed)
         }
     }
 
     private func sendNext() {
-        guard let t = target, let p = owner.pushTarget, !client.busy, let (payload, _) = queue.first, loop.now >= nextAttempt else { return }
+        guard let t = target, !client.busy, let (payload, _, gzipped) = queue.first, loop.now >= nextAttempt else { return }
         var head = "POST \(t.path) HTTP/1.1\r\nHost: \(t.host)\r\nContent-Type: application/x-ndjson\r\n"
-        if p.gzip { head += "Content-Encoding: gzip\r\n" }
+        if gzipped { head += "Content-Encoding: gzip\r\n" }
         head += "Content-Length: \(payload.count)\r\nUser-Agent: sluice-monitor\r\n\r\n"
         owner.pushAttempts.add(1, ordering: .relaxed)
         loop.timers.arm(ExporterLoop.clientTimer, at: loop.now + 5000)
@@ -284,7 +272,7 @@ final class ExporterLoop: LoopHandler, @unchecked Sendable {
     private func completed(_ ok: Bool) {
         loop.timers.cancel(ExporterLoop.clientTimer)
         if ok, !queue.isEmpty {
-            let (_, n) = queue.removeFirst()
+            let (_, n, _) = queue.removeFirst()
             owner.queued.subtract(UInt64(n), ordering: .relaxed)
             owner.delivered.add(UInt64(n), ordering: .relaxed)
             backoff = 0

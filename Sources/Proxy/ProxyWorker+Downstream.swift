@@ -142,9 +142,9 @@ extension ProxyWorker {
         x.seriesSlot = Int32(snap.unroutedSlot)
         down[index: i].x = x
         if ring != nil {
-            startDraft(i)
-            drafts[Int(i)].method.set(UnsafeRawBufferPointer(rebasing: headBytes[head.methodRange]))
-            drafts[Int(i)].path.set(UnsafeRawBufferPointer(rebasing: headBytes[head.target]))
+            startDraft(i, method: head.method)
+            if head.method == .other { drafts.set(Int(i), .method, UnsafeRawBufferPointer(rebasing: headBytes[head.methodRange])) }
+            drafts.set(Int(i), .path, UnsafeRawBufferPointer(rebasing: headBytes[head.target]))
         }
         down[index: i].input.start += headLength
         loop.timers.arm(timerID(i, .downRequest), at: loop.now + (routeIndex.map { snap.routeData[$0].timeout } ?? snap.config.timeouts.request))

@@ -40,7 +40,7 @@ extension ProxyWorker {
             if nameEquals(buf, f, "x-forwarded-proto") { hasProto = true }
             if nameEquals(buf, f, "x-request-id") {
                 hasID = true
-                if ring != nil { drafts[Int(i)].requestID.set(UnsafeRawBufferPointer(rebasing: buf[f.valueRange])) }
+                if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(rebasing: buf[f.valueRange])) }
             }
             if checkConnectionNames && namedInConnection(head.h, buf, f) { continue }
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
@@ -76,7 +76,7 @@ extension ProxyWorker {
             w.append("x-request-id: ")
             let idStart = w.count
             appendRequestID(&w)
-            if ring != nil { drafts[Int(i)].requestID.set(UnsafeRawBufferPointer(start: w.base + idStart, count: w.count - idStart)) }
+            if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(start: w.base + idStart, count: w.count - idStart)) }
             w.append("\r\n")
         }
         if x.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
@@ -437,46 +437,38 @@ extension ProxyWorker {
         guard let ring else { return }
         // The full record, for the monitor push and the access log. Fields
         // are read in place (a copy of the exchange would retain its snapshot).
-        startDraft(i, keep: true)
         let d = Int(i)
-        drafts[d].latencyMicros = micros
-        drafts[d].upstreamMicros = down[index: i].x!.upstreamMicros
-        drafts[d].status = UInt16(clamping: status)
-        drafts[d].error = reason
-        drafts[d].seriesSlot = Int32(slot)
-        drafts[d].bytesIn = down[index: i].x!.bytesIn
-        drafts[d].bytesOut = down[index: i].x!.bytesOut
-        let c = down[index: i].x!.cluster, e = down[index: i].x!.endpoint
-        if c >= 0 && e >= 0 {
-            drafts[d].endpoint = down[index: i].x!.snapshot.clusters[c].endpointText[e]
-        } else {
-            drafts[d].endpoint.clear()
-        }
-        if drafts[d].requestID.count == 0 {
+        if !drafts.isOpen(d) { startDraft(i, method: down[index: i].x!.method) }
+        if drafts.text(d, .requestID).count == 0 {
             // No upstream head was built (a refused or unrouted request): the
             // record still gets an id, as Envoy's access log would.
             withUnsafeTemporaryAllocation(byteCount: 40, alignment: 1) { buf in
                 var w = HeadWriter(buf)
                 appendRequestID(&w)
-                drafts[d].requestID.set(UnsafeRawBufferPointer(start: w.base, count: w.count))
+                drafts.set(d, .requestID, UnsafeRawBufferPointer(start: w.base, count: w.count))
             }
         }
-        ring.push(drafts[d])
-        drafts[d].tsMillis = 0
+        var f = RecordFields()
+        // Wall-clock start from the one clock read the record needs.
+        f.tsMillis = sl_realtime_ms() &- micros / 1000
+        f.latencyMicros = micros
+        f.upstreamMicros = down[index: i].x!.upstreamMicros
+        f.status = UInt16(clamping: status)
+        f.error = reason
+        f.seriesSlot = Int32(slot)
+        f.bytesIn = down[index: i].x!.bytesIn
+        f.bytesOut = down[index: i].x!.bytesOut
+        f.endpointSlot = down[index: i].x!.endpointSlot
+        f.methodCode = drafts.methodCode(d)
+        drafts.publish(d, f, to: ring)
     }
 
-    /// Makes sure slot `i` has a draft; a new exchange (`keep: false`)
-    /// resets it and stamps the wall-clock start.
-    func startDraft(_ i: Int32, keep: Bool = false) {
+    /// Opens slot `i`'s draft for a new exchange. The text (path, request
+    /// id, a non-standard method) is filled in as the head is read.
+    func startDraft(_ i: Int32, method: Method) {
         let d = Int(i)
         drafts.reserve(d)
-        if !keep || drafts[d].tsMillis == 0 {
-            // Only what a new exchange may not overwrite is reset.
-            drafts[d].method.clear()
-            drafts[d].path.clear()
-            drafts[d].requestID.clear()
-            drafts[d].tsMillis = sl_realtime_ms() &- (sl_monotonic_ns() &- (down[index: i].x?.startNanos ?? sl_monotonic_ns())) / 1_000_000
-        }
+        drafts.open(d, methodCode: method == .other ? RequestRecord.customMethod : method.rawValue)
     }
 
     // MARK: failures

@@ -24,6 +24,7 @@ extension ProxyWorker {
             return failExchange(h, .noHealthyEndpoint)
         }
         x.endpoint = e
+        x.endpointSlot = cluster.endpointSlots[e]
         // A warm idle connection first (LIFO), unless a fresh one is required.
         if !fresh {
             while let u = idle[c][e].popLast() {

@@ -54,6 +54,8 @@ struct Exchange {
     var upstreamMicros: Int64 = -1
     /// Telemetry series of (route, backend, cluster); set when routed.
     var seriesSlot: Int32 = -1
+    /// `NameTable.endpoints` slot of the chosen endpoint, for the request record.
+    var endpointSlot: Int32 = -1
     /// Counted in telemetry already (each exchange is counted exactly once).
     var recorded = false
     var status = 0

@@ -24,8 +24,8 @@ public struct ClusterRuntime: Sendable {
     public let maxPending: Int
     /// Per endpoint, set by the health checker (all healthy without checks).
     public let health: [HealthFlag]
-    /// Endpoint names as inline text, copied into request records without a String.
-    public let endpointText: [InlineText128]
+    /// Per endpoint, its `NameTable.endpoints` slot (request records carry the number, not the text).
+    public let endpointSlots: [Int32]
 
     public init(name: String, endpointNames: [String], addresses: [SocketAddress], lb: LBPolicy,
                 maxConnections: Int, maxPending: Int, health: [HealthFlag]? = nil) {
@@ -36,7 +36,7 @@ public struct ClusterRuntime: Sendable {
         self.maxConnections = maxConnections
         self.maxPending = maxPending
         self.health = health ?? addresses.map { _ in HealthFlag() }
-        endpointText = endpointNames.map { var t = InlineText128(); t.set($0); return t }
+        endpointSlots = endpointNames.map { NameTable.endpoints.slot($0) }
     }
 }
 

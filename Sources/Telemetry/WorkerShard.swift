@@ -153,7 +153,7 @@ public final class Telemetry: Sendable {
     public let rings: [RecordRing]
     public let recordsDropped = Atomic<UInt64>(0)
 
-    public init(workers: Int, records: Bool = false, ringCapacity: Int = 8192) {
+    public init(workers: Int, records: Bool = false, ringCapacity: Int = 1 << 20) {
         shards = (0..<max(1, workers)).map { _ in WorkerShard() }
         rings = records ? (0..<max(1, workers)).map { _ in RecordRing(capacity: ringCapacity) } : []
     }

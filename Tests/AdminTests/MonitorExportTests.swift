@@ -2,6 +2,8 @@ import Compression
 import Config
 import Foundation
 import Harness
+import Telemetry
+import HTTP1
 import Monitor
 import Synchronization
 import Routing
@@ -184,16 +186,51 @@ final class MonitorExportTests: XCTestCase {
         let w = try World(push: nil, accessLog: path)
         try w.send(50)
         try w.send(2, path: "/nowhere")
+        // An extension method travels as text (standard ones as a code).
+        let s = try BlockingSocket(connectTo: w.port)
+        try s.write("PURGE /v1/cache HTTP/1.1\r\nHost: t\r\nX-Request-Id: purge-1\r\n\r\n")
+        _ = try MessageReader(s).readResponse()
+        s.close()
+        let started = Date().timeIntervalSince1970
         var lines: [Substring] = []
         XCTAssertTrue(wait(5) {
             lines = (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n") ?? []
-            return lines.count == 52
+            return lines.count == 53
         }, "\(lines.count) lines")
+        var routed = 0
         for l in lines {
             let obj = try JSONSerialization.jsonObject(with: Data(l.utf8)) as! [String: Any]
             XCTAssertEqual(Set(obj.keys), Self.keys)
+            let ts = ISO8601DateFormatter.withMillis.date(from: obj["ts"] as? String ?? "")
+            XCTAssertNotNil(ts, "\(l)")
+            if let ts { XCTAssertEqual(ts.timeIntervalSince1970, started, accuracy: 60) }
+            if obj["route"] as? String == "predict" {
+                routed += 1
+                XCTAssertEqual(obj["endpoint"] as? String, w.backend.address, "\(l)")
+                XCTAssertEqual(obj["cluster"] as? String, "m1")
+                XCTAssertEqual(obj["status"] as? Int, 200)
+            } else {
+                XCTAssertTrue(obj["endpoint"] is NSNull, "\(l)")
+            }
         }
+        XCTAssertEqual(routed, 51)
         XCTAssertEqual(lines.filter { $0.contains("\"error\":\"no_route\"") }.count, 2)
+        XCTAssertEqual(lines.filter { $0.contains("\"method\":\"GET\"") }.count, 52)
+        XCTAssertEqual(lines.filter { $0.contains("\"method\":\"PURGE\",\"path\":\"/v1/cache\"") && $0.contains("purge-1") }.count, 1)
+    }
+
+    func testRecordMethodCodesMatchTheCodec() {
+        for (code, name) in RequestRecord.methodNames.enumerated() {
+            let m = HTTP1.Method(rawValue: UInt8(code))
+            XCTAssertNotNil(m)
+            XCTAssertNotEqual(m, .other, name)
+            var parser = RequestParser()
+            var head = RequestHead()
+            let raw = Array("\(name) / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+            _ = raw.withUnsafeBytes { parser.parse($0, into: &head) }
+            XCTAssertEqual(head.method, m, name)
+        }
+        XCTAssertEqual(Int(HTTP1.Method.other.rawValue), RequestRecord.methodNames.count)
     }
 
     private func adminGet(_ w: World, _ path: String) throws -> String {
@@ -202,4 +239,12 @@ final class MonitorExportTests: XCTestCase {
         try s.write("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")
         return String(decoding: try MessageReader(s).readResponse().2, as: UTF8.self)
     }
+}
+
+extension ISO8601DateFormatter {
+    nonisolated(unsafe) static let withMillis: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
 }
