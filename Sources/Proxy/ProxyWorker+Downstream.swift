@@ -134,12 +134,13 @@ extension ProxyWorker {
             ? UnsafeRawBufferPointer(start: UnsafeRawPointer(("/" as StaticString).utf8Start), count: 1)
             : UnsafeRawBufferPointer(rebasing: headBytes[pathRange])
         let routeIndex = snap.table.match(path)
-        var x = Exchange(snapshot: snap, route: routeIndex ?? -1, backend: .active, cluster: -1, method: head.method,
+        var x = Exchange(snapshotRef: .passRetained(snap), route: routeIndex ?? -1, backend: .active, cluster: -1, method: head.method,
                          clientKeepAlive: head.keepAlive && !draining, clientHTTP10: head.h.version == .http10,
                          upgrade: head.upgrade, upstream: nil, reqBody: reqBody,
                          requestHasBody: !reqBody.isDone, startNanos: sl_monotonic_ns())
         x.bytesIn = Int64(headLength)
         x.seriesSlot = Int32(snap.unroutedSlot)
+        assert(down[index: i].x == nil, "an exchange began over another")
         down[index: i].x = x
         if ring != nil {
             startDraft(i, method: head.method)
@@ -369,7 +370,7 @@ extension ProxyWorker {
             // mid-way (timeouts, shutdown) is counted as abandoned.
             if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }
             abandonUpstream(h)
-            down[index: i].x = nil
+            clearExchange(i)
         }
         var d = down[index: i]
         d.closed = true

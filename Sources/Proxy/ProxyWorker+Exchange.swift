@@ -399,7 +399,7 @@ extension ProxyWorker {
     private func endExchange(_ h: SlabHandle, keepAlive: Bool) {
         let i = h.index
         loop.timers.cancel(timerID(i, .downRequest))
-        down[index: i].x = nil
+        clearExchange(i)
         if !keepAlive || draining || down[index: i].peerClosed {
             down[index: i].closeAfterFlush = true
             flushDown(h)
@@ -529,11 +529,20 @@ extension ProxyWorker {
         endExchange(h, keepAlive: keep)
     }
 
+    /// Ends slot `i`'s exchange, if any, and lets its snapshot go (the
+    /// one release matching the retain that made it).
+    @inline(__always) func clearExchange(_ i: Int32) {
+        guard down[index: i].x != nil else { return }
+        down[index: i].x!.snapshotRef.release()
+        down[index: i].x = nil
+    }
+
     /// A request that failed before an exchange began (a bad head, a slow one).
     func startErrorExchange(_ h: SlabHandle, _ e: ProxyError) {
         let i = h.index
         down[index: i].requests += 1
-        down[index: i].x = Exchange(snapshot: snapshot, route: -1, backend: .active, cluster: -1, method: .get,
+        assert(down[index: i].x == nil, "an exchange began over another")
+        down[index: i].x = Exchange(snapshotRef: .passRetained(snapshot), route: -1, backend: .active, cluster: -1, method: .get,
                                     clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
                                     reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())
         down[index: i].x!.seriesSlot = Int32(snapshot.unroutedSlot)

@@ -14,7 +14,10 @@ extension ProxyWorker {
         guard var x = down[index: i].x else { return }
         x.upstreamStartNanos = sl_monotonic_ns()
         let c = x.cluster
-        let cl = snapshot.clusters.indices.contains(c) && x.snapshot.clusters[c].name == snapshot.clusters[c].name
+        // The exchange's cluster index must name the same cluster in the
+        // current snapshot (usually the same snapshot: no string compare).
+        let same = x.snapshotRef.toOpaque() == Unmanaged.passUnretained(snapshot).toOpaque()
+        let cl = snapshot.clusters.indices.contains(c) && (same || x.snapshot.clusters[c].name == snapshot.clusters[c].name)
             ? snapshot.clusters[c] : nil
         guard let cluster = cl else { return failExchange(h, .noHealthyEndpoint) }
         let counts = activeRequests[c]

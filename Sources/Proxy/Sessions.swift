@@ -23,7 +23,13 @@ enum BodyProgress {
 
 /// One request/response exchange on a downstream connection.
 struct Exchange {
-    var snapshot: ProxySnapshot
+    /// The snapshot the request started with: retained once when the
+    /// exchange is made, released once by `ProxyWorker.clearExchange`.
+    /// Unmanaged so an exchange is plain data: the request path copies
+    /// it as bytes, without retain/release or a copy witness per copy.
+    let snapshotRef: Unmanaged<ProxySnapshot>
+    /// Borrowed: valid while the exchange is.
+    var snapshot: ProxySnapshot { snapshotRef.takeUnretainedValue() }
     var route: Int
     var backend: Backend
     var cluster: Int
