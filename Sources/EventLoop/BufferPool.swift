@@ -13,13 +13,15 @@ public final class BufferPool {
     public static let largeBase: BufferID = 1 << 28
     /// An optional second size class for the rare big head; its buffers are
     /// reached through this pool with ids offset by `largeBase`.
-    public private(set) var large: BufferPool?
+    public internal(set) var large: BufferPool?
     public let bufferSize: Int
     public let maxBuffers: Int
-    private let perChunk: Int
-    private var chunks: [UnsafeMutableRawPointer] = []
-    private var free: [BufferID] = []
-    private var refs: [UInt32] = []
+    // Internal but visible to inlined code: `pointer`, `retain` and
+    // `release` run several times per request from the proxy module.
+    @usableFromInline let perChunk: Int
+    @usableFromInline var chunks: [UnsafeMutableRawPointer] = []
+    @usableFromInline var free: [BufferID] = []
+    @usableFromInline var refs: [UInt32] = []
     public private(set) var inUse = 0
     /// The most buffers ever in use at once.
     public private(set) var highWater = 0
@@ -67,6 +69,7 @@ public final class BufferPool {
     @inline(__always)
     public func capacity(of id: BufferID) -> Int { isLarge(id) ? large!.bufferSize : bufferSize }
 
+    @inlinable
     public func retain(_ id: BufferID) {
         if isLarge(id) { large!.retain(id - BufferPool.largeBase); return }
         refs[Int(id)] += 1
@@ -77,18 +80,25 @@ public final class BufferPool {
         isLarge(id) ? large!.refCount(id - BufferPool.largeBase) : refs[Int(id)]
     }
 
+    @inlinable
     public func release(_ id: BufferID) {
-        if isLarge(id) { large!.release(id - BufferPool.largeBase); return }
+        if isLarge(id) { large!.releaseSlow(id - BufferPool.largeBase); return }
         let i = Int(id)
         precondition(refs[i] > 0, "buffer released twice")
         refs[i] -= 1
-        if refs[i] == 0 {
-            free.append(id)
-            inUse -= 1
-        }
+        if refs[i] == 0 { recycle(id) }
     }
 
-    @inline(__always)
+    /// Back on the free list (the last reference went).
+    @usableFromInline func recycle(_ id: BufferID) {
+        free.append(id)
+        inUse -= 1
+    }
+
+    /// Not inlined: the large class's release, off the common path.
+    @usableFromInline func releaseSlow(_ id: BufferID) { release(id) }
+
+    @inlinable
     public func pointer(_ id: BufferID) -> UnsafeMutableRawPointer {
         if id >= BufferPool.largeBase { return large!.pointer(id - BufferPool.largeBase) }
         let i = Int(id)

@@ -21,19 +21,19 @@ enum FieldParsing {
     static func parseFields(_ b: UnsafeBufferPointer<UInt8>, from: Int, end: Int,
                             into h: inout HeadFields, limits: HeadLimits) -> HTTPParseError? {
         let stop = end - 2
+        let base = b.baseAddress!
         var ls = from
         var first = true
         while ls < stop {
-            let lf = lineEnd(b, ls, end)
-            let le = lf - 1  // the CR
             let c0 = b[ls]
             if ByteClass.isOWS(c0) {
                 // RFC 9112 §2.2 (whitespace after the start line) and §5.2 (obs-fold).
                 return first ? .whitespaceAfterStartLine : .obsFold
             }
+            // The name: tchars up to the colon. The line's CR stops the scan
+            // at the latest (the scanner proved every line ends in CRLF).
             var i = ls
-            while i < le && ByteClass.isTchar(b[i]) { i += 1 }
-            if i == le { return .badHeaderName }
+            while ByteClass.isTchar(b[i]) { i += 1 }
             if b[i] != UInt8(ascii: ":") {
                 // RFC 9112 §5.1: no whitespace between field name and colon.
                 return ByteClass.isOWS(b[i]) ? .whitespaceBeforeColon : .badHeaderName
@@ -41,18 +41,25 @@ enum FieldParsing {
             if i == ls { return .badHeaderName }
             let nameEnd = i
             i += 1
-            while i < le && ByteClass.isOWS(b[i]) { i += 1 }
+            while ByteClass.isOWS(b[i]) { i += 1 }
             let vs = i
-            var ve = le
-            while ve > vs && ByteClass.isOWS(b[ve - 1]) { ve -= 1 }
+            // The value runs to the first control byte (or DEL), which must be
+            // the line's CR: one pass both validates it and finds the line end.
             var k = vs
-            while k < ve {
+            k = skipFieldValueWords(base, k, end)
+            while true {
                 let c = b[k]
-                if !ByteClass.isFieldValueByte(c) { return c == 0x0D ? .bareCR : .badHeaderValue }
+                if c >= 0x20 ? c == 0x7F : c != 0x09 { break }
                 k += 1
             }
+            if b[k] != 0x0D { return .badHeaderValue }
+            if b[k + 1] != 0x0A { return .bareCR }
+            let le = k
+            let lf = k + 1
+            var ve = le
+            while ve > vs && ByteClass.isOWS(b[ve - 1]) { ve -= 1 }
             if h.fields.count >= limits.maxHeaders { return .tooManyHeaders }
-            let kind = KnownHeader.classify(b.baseAddress! + ls, nameEnd - ls)
+            let kind = KnownHeader.classify(base + ls, nameEnd - ls)
             h.fields.append(HeaderField(nameStart: Int32(ls), nameCount: Int32(nameEnd - ls),
                                         valueStart: Int32(vs), valueCount: Int32(ve - vs)))
             h.kinds.append(kind)
@@ -70,6 +77,28 @@ enum FieldParsing {
             ls = lf + 1
         }
         return nil
+    }
+
+    /// From `k`, skips whole 8-byte words in which every byte is a plain
+    /// field-value byte (no control byte, no DEL; obs-text is fine); stops
+    /// at the word holding the first other byte, or where 8 more bytes
+    /// would pass `end`. The byte loop after it decides exactly.
+    @inline(__always)
+    static func skipFieldValueWords(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var k = start
+        while k + 8 <= end {
+            let w = UnsafeRawPointer(base + k).loadUnaligned(as: UInt64.self)
+            // Some byte below 0x20 (exact as a yes/no for a limit under 0x80;
+            // bytes with the top bit set are excluded by `~w`), or equal to 0x7F.
+            let low = (w &- ones &* 0x20) & ~w & highs
+            let x = w ^ (ones &* 0x7F)
+            let del = (x &- ones) & ~x & highs
+            if low | del != 0 { break }
+            k += 8
+        }
+        return k
     }
 
     /// Content-Length = 1*DIGIT; a list of identical values is accepted and

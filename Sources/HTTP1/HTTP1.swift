@@ -15,19 +15,23 @@ enum ByteClass {
     ///         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA   (RFC 9110 §5.6.2)
     @inline(__always) @usableFromInline
     static func isTchar(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"),
-             UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
+        // One bit per byte value, four words (a 256-bit set): a shift and a
+        // mask instead of a chain of range compares.
+        let word: UInt64
+        switch c >> 6 {
+        case 0: word = tcharLow
+        case 1: word = tcharHigh
+        default: return false
         }
+        return (word >> UInt64(c & 63)) & 1 != 0
     }
+
+    /// tchar bits for bytes 0-63: ! # $ % & ' * + - . and the digits
+    /// (literals, not computed: a lazily initialised static costs a check per use;
+    /// a test rebuilds both from the RFC's list).
+    @usableFromInline static let tcharLow: UInt64 = 0x3ff6cfa00000000
+    /// tchar bits for bytes 64-127: the letters and ^ _ ` | ~.
+    @usableFromInline static let tcharHigh: UInt64 = 0x57ffffffc7fffffe
 
     /// field-vchar / SP / HTAB: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5).
     /// Everything else (NUL, CR, LF, other CTLs, DEL) is refused.

@@ -4,31 +4,42 @@
 public struct HeadWriter {
     public let base: UnsafeMutableRawPointer
     public let capacity: Int
-    public private(set) var count = 0
+    // Settable so the appends can be inlined into the proxy; only the
+    // writer's own methods change them.
+    public var count = 0
     /// Set when an append did not fit; the content is then incomplete.
-    public private(set) var overflowed = false
+    public var overflowed = false
 
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
         base = buffer.baseAddress!
         capacity = buffer.count
     }
 
+    @inlinable
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         guard count + bytes.count <= capacity else { overflowed = true; return }
-        (base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        if bytes.count <= 8 {
+            // Separators and short values: a call to memcpy costs more than the copy.
+            for k in 0..<bytes.count { base.storeBytes(of: bytes[k], toByteOffset: count + k, as: UInt8.self) }
+        } else {
+            (base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        }
         count += bytes.count
     }
 
+    /// Literals land here (no String is made for them).
+    @inlinable
     public mutating func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
-    public mutating func append(_ s: String) {
+    public mutating func append(string s: String) {
         var s = s
         s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
+    @inlinable
     public mutating func append(byte: UInt8) {
         guard count < capacity else { overflowed = true; return }
         base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)

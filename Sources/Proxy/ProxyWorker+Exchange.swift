@@ -51,7 +51,7 @@ extension ProxyWorker {
         if !hasHost {
             // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require it.
             w.append("host: ")
-            w.append(x.snapshot.clusters[x.cluster].endpointNames[0])
+            w.append(string: x.snapshot.clusters[x.cluster].endpointNames[0])
             w.append("\r\n")
         }
         if case .chunked = x.reqBody { w.append("transfer-encoding: chunked\r\n") }

@@ -30,6 +30,11 @@ public struct TimerWheel: Sendable {
     private var due: [Int32] = []
     private var dueIndex = 0
     public private(set) var armedCount = 0
+    /// A lower bound on every armed deadline, exact (the earliest one) when
+    /// `hintExact`: `timeout` answers from it without scanning on most loop
+    /// iterations (two per proxied request).
+    private var hint: Millis = .max
+    private var hintExact = false
 
     /// `slots` is rounded up to a power of two (at least 64).
     public init(now: Millis, slots: Int = 4096, resolution: Millis = 1, capacity: Int = 1024) {
@@ -71,6 +76,7 @@ public struct TimerWheel: Sendable {
         let tick = max(tickFor(d), cursorTick)
         let bucket = Int(tick & UInt64(slotMask))
         deadlines[id] = d
+        if d <= hint { hint = d; hintExact = true }
         bucketOf[id] = Int32(bucket)
         let h = heads[bucket]
         next[id] = h
@@ -100,6 +106,7 @@ public struct TimerWheel: Sendable {
             if n < 0 { occupied[b >> 6] &= ~(1 << UInt64(b & 63)) }
         }
         if n >= 0 { prev[Int(n)] = p }
+        if deadlines[id] == hint { hintExact = false }  // still a lower bound
         deadlines[id] = 0
         next[id] = -1
         prev[id] = -1
@@ -107,10 +114,23 @@ public struct TimerWheel: Sendable {
     }
 
     /// Milliseconds from `now` until the earliest armed deadline, capped
-    /// at `cap` (returned as well when nothing is armed). Scans at most the
-    /// buckets within the cap.
-    public func timeout(now: Millis, cap: Millis) -> Millis {
+    /// at `cap` (returned as well when nothing is armed). Never later than
+    /// the earliest deadline; earlier (a wake to look again) only when that
+    /// deadline is more than one turn of the wheel away.
+    public mutating func timeout(now: Millis, cap: Millis) -> Millis {
         guard armedCount > 0 else { return cap }
+        if hint > now && hint - now >= cap { return cap }
+        if hintExact { return hint <= now ? 0 : hint - now }
+        let found = scan(now: now, cap: cap)
+        if let d = found { hint = d; hintExact = true; return d <= now ? 0 : min(d - now, cap) }
+        // Nothing within the scan: wake by the bound it left (one turn of a
+        // wheel smaller than the cap; else about the cap) and look again.
+        return hint <= now ? 0 : min(hint - now, cap)
+    }
+
+    /// The earliest deadline within `cap`, by scanning buckets; records a
+    /// lower bound in `hint` when there is none.
+    private mutating func scan(now: Millis, cap: Millis) -> Millis? {
         let limit = cursorTick + min(cap / resolution + 1, UInt64(slotMask))
         var t = cursorTick
         while t <= limit {
@@ -129,10 +149,13 @@ public struct TimerWheel: Sendable {
                 if tickFor(d) <= t { best = min(best, d) }
                 id = next[Int(id)]
             }
-            if best != Millis.max { return best <= now ? 0 : min(best - now, cap) }
+            if best != Millis.max { return best }
             t += 1
         }
-        return cap
+        // Every armed deadline d has tickFor(d) > limit, so d > limit * resolution.
+        hint = Millis(limit) * resolution
+        hintExact = false
+        return nil
     }
 
     /// Removes and returns one timer whose deadline is at or before `now`,

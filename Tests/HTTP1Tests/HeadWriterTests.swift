@@ -85,7 +85,7 @@ final class HeadWriterTests: XCTestCase {
     func testStringsAndBytes() {
         let out = write { w in
             w.append("static ")
-            w.append(String("dynamic ") + "\u{E9}")
+            w.append(string: String("dynamic ") + "\u{E9}")
             w.append(byte: 0x21)
             [UInt8]([0x0D, 0x0A]).withUnsafeBytes { w.append($0) }
             w.append(UnsafeRawBufferPointer(start: nil, count: 0))

@@ -137,4 +137,44 @@ final class TimerWheelTests: XCTestCase {
         XCTAssertEqual(fired, expected)
         XCTAssertEqual(w.armedCount, 0)
     }
+
+    /// `timeout` answers from a cached bound most of the time: against a
+    /// brute-force reference over random arms, re-arms, cancels and expiries.
+    func testTimeoutMatchesReferenceUnderRandomOperations() {
+        var rng = SystemRandomNumberGenerator()
+        for slots in [64, 4096] {
+            var now: Millis = 5_000
+            var w = TimerWheel(now: now, slots: slots)
+            var ref: [Int: Millis] = [:]
+            for step in 0..<20_000 {
+                let id = Int.random(in: 0..<40, using: &rng)
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0...3:
+                    let d = now + Millis.random(in: 1...6_000, using: &rng)
+                    w.arm(id, at: d)
+                    ref[id] = max(d, 1)
+                case 4:
+                    let d = now + Millis.random(in: 1...6_000, using: &rng)
+                    w.rearmLazily(id, at: d, slack: 50)
+                    if let old = ref[id], d >= old, d - old < 50 {} else { ref[id] = max(d, 1) }
+                case 5, 6:
+                    w.cancel(id)
+                    ref[id] = nil
+                default:
+                    now += Millis.random(in: 0...400, using: &rng)
+                }
+                var fired = Set(drain(&w, now: now))
+                let due = Set(ref.filter { $0.value <= now }.map { $0.key })
+                XCTAssertEqual(fired, due, "step \(step)")
+                for k in due { ref[k] = nil }
+                fired.removeAll()
+                let expected = ref.values.min().map { $0 <= now ? 0 : min($0 - now, 1000) } ?? 1000
+                let t = w.timeout(now: now, cap: 1000)
+                // Never oversleeps; exact when the cap is within one turn of the wheel.
+                XCTAssertLessThanOrEqual(t, expected, "step \(step), slots \(slots)")
+                if slots > 1000 { XCTAssertEqual(t, expected, "step \(step), slots \(slots)") }
+                if t > expected || (slots > 1000 && t != expected) { return }
+            }
+        }
+    }
 }
