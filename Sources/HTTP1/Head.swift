@@ -15,6 +15,8 @@ public struct HeaderField: Equatable, Sendable {
 public enum KnownHeader: UInt8, Sendable {
     case other, host, contentLength, transferEncoding, connection, expect, upgrade
     case keepAlive, proxyConnection, te, trailer, proxyAuthorization, proxyAuthenticate
+    /// Fields the proxy rewrites (recognised here so it never compares names).
+    case xForwardedFor, xForwardedProto, xRequestID
 
     /// Matches a header name case-insensitively.
     @inlinable
@@ -29,9 +31,13 @@ public enum KnownHeader: UInt8, Sendable {
         case 10:
             if bytesEqualLowercase(p, n, "connection") { return .connection }
             return bytesEqualLowercase(p, n, "keep-alive") ? .keepAlive : .other
+        case 12: return bytesEqualLowercase(p, n, "x-request-id") ? .xRequestID : .other
         case 14: return bytesEqualLowercase(p, n, "content-length") ? .contentLength : .other
+        case 15: return bytesEqualLowercase(p, n, "x-forwarded-for") ? .xForwardedFor : .other
         case 16: return bytesEqualLowercase(p, n, "proxy-connection") ? .proxyConnection : .other
-        case 17: return bytesEqualLowercase(p, n, "transfer-encoding") ? .transferEncoding : .other
+        case 17:
+            if bytesEqualLowercase(p, n, "transfer-encoding") { return .transferEncoding }
+            return bytesEqualLowercase(p, n, "x-forwarded-proto") ? .xForwardedProto : .other
         case 18: return bytesEqualLowercase(p, n, "proxy-authenticate") ? .proxyAuthenticate : .other
         case 19: return bytesEqualLowercase(p, n, "proxy-authorization") ? .proxyAuthorization : .other
         default: return .other

@@ -15,7 +15,7 @@ extension ProxyWorker {
     /// and x-request-id (kept if present), and the framing we forward.
     func buildUpstreamHead(_ h: SlabHandle, _ head: RequestHead, _ buf: UnsafeRawBufferPointer) -> Bool {
         let i = h.index
-        guard var x = down[index: i].x else { return false }
+        guard down[index: i].x != nil else { return false }
         let needed = head.h.headEnd - head.h.headStart + 512
         guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
         var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
@@ -23,7 +23,7 @@ extension ProxyWorker {
         w.append(byte: 0x20)
         w.append(UnsafeRawBufferPointer(rebasing: buf[head.target]))
         w.append(" HTTP/1.1\r\n")
-        var xff: Range<Int>?
+        var xffCount = 0
         var hasProto = false, hasID = false, hasHost = false
         let checkConnectionNames = head.h.connection.contains(.others)
         var k = 0
@@ -31,16 +31,18 @@ extension ProxyWorker {
             let f = head.h.fields[k]
             let kind = head.h.kinds[k]
             k += 1
-            if kind.isHopByHop || kind == .expect { continue }
-            if kind == .host { hasHost = true }
-            if nameEquals(buf, f, "x-forwarded-for") {
-                xff = xff == nil ? f.valueRange : xff  // the first one; others are folded below
+            switch kind {
+            case .other: break
+            case .host: hasHost = true
+            case .xForwardedFor:
+                xffCount += 1  // folded into one field below
                 continue
-            }
-            if nameEquals(buf, f, "x-forwarded-proto") { hasProto = true }
-            if nameEquals(buf, f, "x-request-id") {
+            case .xForwardedProto: hasProto = true
+            case .xRequestID:
                 hasID = true
                 if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(rebasing: buf[f.valueRange])) }
+            case .expect: continue
+            default: if kind.isHopByHop { continue }
             }
             if checkConnectionNames && namedInConnection(head.h, buf, f) { continue }
             w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
@@ -51,24 +53,24 @@ extension ProxyWorker {
         if !hasHost {
             // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require it.
             w.append("host: ")
-            w.append(string: x.snapshot.clusters[x.cluster].endpointNames[0])
+            let c = down[index: i].x!.cluster
+            w.append(string: down[index: i].x!.snapshot.clusters[c].endpointNames[0])
             w.append("\r\n")
         }
-        if case .chunked = x.reqBody { w.append("transfer-encoding: chunked\r\n") }
+        if case .chunked = down[index: i].x!.reqBody { w.append("transfer-encoding: chunked\r\n") }
         // x-forwarded-for: every earlier value, then this client.
         w.append("x-forwarded-for: ")
-        var wroteAny = false
-        k = 0
-        while k < head.h.fields.count {
-            let f = head.h.fields[k]
-            k += 1
-            if xff != nil && nameEquals(buf, f, "x-forwarded-for") && f.valueCount > 0 {
-                if wroteAny { w.append(", ") }
-                w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
-                wroteAny = true
+        if xffCount > 0 {
+            k = 0
+            while k < head.h.fields.count {
+                let f = head.h.fields[k]
+                if head.h.kinds[k] == .xForwardedFor && f.valueCount > 0 {
+                    w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
+                    w.append(", ")
+                }
+                k += 1
             }
         }
-        if wroteAny { w.append(", ") }
         down[index: i].peer.withBytes { w.append($0) }
         w.append("\r\n")
         if !hasProto { w.append("x-forwarded-proto: http\r\n") }
@@ -79,7 +81,7 @@ extension ProxyWorker {
             if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(start: w.base + idStart, count: w.count - idStart)) }
             w.append("\r\n")
         }
-        if x.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
+        if down[index: i].x!.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
             w.append("connection: upgrade\r\nupgrade: ")
             w.append(v)
             w.append("\r\n")
@@ -89,9 +91,8 @@ extension ProxyWorker {
             pool.release(b)
             return false
         }
-        x.headBuffer = b
-        x.headCount = w.count
-        down[index: i].x = x
+        down[index: i].x!.headBuffer = b
+        down[index: i].x!.headCount = w.count
         return true
     }
 
@@ -127,22 +128,23 @@ extension ProxyWorker {
 
     /// A random UUID-shaped id (version 4 layout) from the worker's PRNG.
     func appendRequestID(_ w: inout HeadWriter) {
-        let hex: StaticString = "0123456789abcdef"
-        let a = rng.next(), b = rng.next()
-        var nibbles = 0
-        // Two words without an array literal (that would allocate per request).
-        for half in 0..<2 {
-            var v = half == 0 ? a : b
-            for _ in 0..<16 {
-                if nibbles == 8 || nibbles == 12 || nibbles == 16 || nibbles == 20 { w.append(byte: UInt8(ascii: "-")) }
-                var d = Int(v & 0xF)
-                if nibbles == 12 { d = 4 }                 // version 4
-                if nibbles == 16 { d = 8 | (d & 3) }       // RFC 4122 variant
-                w.append(byte: hex.utf8Start[d])
-                v >>= 4
-                nibbles += 1
-            }
+        // A version-4 UUID (RFC 4122 §4.4): 122 random bits, written straight
+        // into the head: 8-4-4-4-12 hex digits.
+        guard w.count + 36 <= w.capacity else { w.overflowed = true; return }
+        var a = rng.next(), b = rng.next()
+        a = (a & ~(UInt64(0xF) << 48)) | (UInt64(4) << 48)  // nibble 12: the version
+        b = (b & ~UInt64(0xC)) | 0x8                        // nibble 16: the variant (10xx)
+        let p = (w.base + w.count).assumingMemoryBound(to: UInt8.self)
+        let hex = ("0123456789abcdef" as StaticString).utf8Start
+        @inline(__always) func run(_ v: UInt64, _ firstNibble: Int, _ count: Int, _ at: Int) {
+            for j in 0..<count { p[at + j] = hex[Int((v >> UInt64(4 * (firstNibble + j))) & 0xF)] }
         }
+        run(a, 0, 8, 0); p[8] = 0x2D
+        run(a, 8, 4, 9); p[13] = 0x2D
+        run(a, 12, 4, 14); p[18] = 0x2D
+        run(b, 0, 4, 19); p[23] = 0x2D
+        run(b, 4, 12, 24)
+        w.count += 36
     }
 
     // MARK: the response

@@ -76,7 +76,7 @@ final class HeaderRewriteTests: XCTestCase {
             _ = try reader.readResponse()
             ids.append(try XCTUnwrap(lastSeen(seen).header("x-request-id")))
         }
-        let uuid = try NSRegularExpression(pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+        let uuid = try NSRegularExpression(pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
         for id in ids {
             XCTAssertEqual(uuid.numberOfMatches(in: id, range: NSRange(id.startIndex..., in: id)), 1, "not UUID-shaped: \(id)")
         }
