@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        // An LD_PRELOAD allocation counter for the allocation test and scripts (not part of sluice).
+        .library(name: "SluiceAllocCount", type: .dynamic, targets: ["CAllocCount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +25,7 @@ let package = Package(
         .target(name: "CSysShim", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
+        .target(name: "CAllocCount"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Pure modules: no I/O, no Foundation.

@@ -7,21 +7,11 @@ import Glibc
 
 /// The real `sluice` binary: check, run, signals.
 final class SluiceBinaryTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    var binary: String {
-        for c in ["debug", "release"] {
-            let p = Self.root.appendingPathComponent(".build/\(c)/sluice").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return Self.root.appendingPathComponent(".build/debug/sluice").path
-    }
-
-    private func tempFile(_ text: String) throws -> String {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).yaml").path
-        try text.write(toFile: p, atomically: true, encoding: .utf8)
-        return p
-    }
+    static var root: URL { CLI.root }
+    var binary: String { CLI.binary }
+    func tempFile(_ text: String) throws -> String { try CLI.tempFile(text) }
+    func freePort() throws -> UInt16 { try CLI.freePort() }
+    func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool { CLI.waitFor(seconds, cond) }
 
     private func run(_ args: [String]) throws -> (Int32, String, String) {
         let p = Process()
@@ -182,21 +172,4 @@ final class SluiceBinaryTests: XCTestCase {
         XCTAssertTrue(err.contains("cannot reach"), err)
     }
 
-    private func freePort() throws -> UInt16 {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(s) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
-        return UInt16(bigEndian: a.sin_port)
-    }
-
-    private func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end { if cond() { return true }; usleep(20_000) }
-        return false
-    }
 }
