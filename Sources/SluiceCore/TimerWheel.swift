@@ -10,20 +10,22 @@
 /// pass until a pass finds its deadline reached.
 ///
 /// Not thread-safe: owned by one loop.
-public struct TimerWheel: Sendable {
+public struct TimerWheel: ~Copyable, @unchecked Sendable {
     public let resolution: Millis
     private let slotMask: Int
+    /// Per timer id: its list links, bucket and deadline (0 when not armed).
+    private struct Node { var next: Int32 = -1; var prev: Int32 = -1; var bucket: Int32 = -1; var deadline: Millis = 0 }
+    // Raw storage, owned by this (non-copyable) value: arm and cancel run
+    // several times per request, and Array's uniqueness and bounds checks
+    // were most of their cost.
+    private var nodes: UnsafeMutablePointer<Node>
+    private var nodeCount: Int
     /// Head timer id per bucket, -1 when empty.
-    private var heads: [Int32]
+    private let heads: UnsafeMutablePointer<Int32>
     /// One bit per bucket: set when the bucket holds a timer, so finding the
     /// next deadline skips empty buckets 64 at a time.
-    private var occupied: [UInt64]
-    private var next: [Int32]
-    private var prev: [Int32]
-    /// Deadline per id; 0 when not armed.
-    private var deadlines: [Millis]
-    /// Bucket per id.
-    private var bucketOf: [Int32]
+    private let occupied: UnsafeMutablePointer<UInt64>
+    private let occupiedWords: Int
     /// The next tick whose bucket has not been processed.
     private var cursorTick: UInt64
     /// Expired ids collected from one bucket, handed out by `popExpired`.
@@ -43,45 +45,51 @@ public struct TimerWheel: Sendable {
         while s < slots { s <<= 1 }
         self.resolution = max(1, resolution)
         slotMask = s - 1
-        heads = Array(repeating: -1, count: s)
-        occupied = Array(repeating: 0, count: max(1, s / 64))
-        next = []
-        prev = []
-        deadlines = []
-        bucketOf = []
+        heads = .allocate(capacity: s)
+        heads.initialize(repeating: -1, count: s)
+        occupiedWords = max(1, s / 64)
+        occupied = .allocate(capacity: occupiedWords)
+        occupied.initialize(repeating: 0, count: occupiedWords)
+        nodeCount = max(1, capacity)
+        nodes = .allocate(capacity: nodeCount)
+        nodes.initialize(repeating: Node(), count: nodeCount)
         cursorTick = now / self.resolution
         due.reserveCapacity(64)
-        reserve(capacity)
+    }
+
+    deinit {
+        nodes.deallocate()
+        heads.deallocate()
+        occupied.deallocate()
     }
 
     /// Ensures ids below `capacity` can be used without growth.
     public mutating func reserve(_ capacity: Int) {
-        guard capacity > deadlines.count else { return }
-        let extra = capacity - deadlines.count
-        next.append(contentsOf: repeatElement(-1, count: extra))
-        prev.append(contentsOf: repeatElement(-1, count: extra))
-        deadlines.append(contentsOf: repeatElement(0, count: extra))
-        bucketOf.append(contentsOf: repeatElement(-1, count: extra))
+        guard capacity > nodeCount else { return }
+        let nb = UnsafeMutablePointer<Node>.allocate(capacity: capacity)
+        nb.moveInitialize(from: nodes, count: nodeCount)
+        (nb + nodeCount).initialize(repeating: Node(), count: capacity - nodeCount)
+        nodes.deallocate()
+        nodes = nb
+        nodeCount = capacity
     }
 
-    public func isArmed(_ id: Int) -> Bool { id < deadlines.count && deadlines[id] != 0 }
-    public func deadline(_ id: Int) -> Millis? { isArmed(id) ? deadlines[id] : nil }
+    public func isArmed(_ id: Int) -> Bool { id >= 0 && id < nodeCount && nodes[id].deadline != 0 }
+    public func deadline(_ id: Int) -> Millis? { isArmed(id) ? nodes[id].deadline : nil }
 
     /// Arms (or moves) timer `id` to fire at `deadline`.
     public mutating func arm(_ id: Int, at deadline: Millis) {
-        if id >= deadlines.count { reserve(max(id + 1, deadlines.count * 2)) }
-        if deadlines[id] != 0 { unlink(id) }
+        precondition(id >= 0, "timer ids are not negative")
+        if id >= nodeCount { reserve(max(id + 1, nodeCount * 2)) }
+        if nodes[id].deadline != 0 { unlink(id) }
         let d = max(deadline, 1)
         // A deadline already in the past goes to the next bucket processed.
         let tick = max(tickFor(d), cursorTick)
         let bucket = Int(tick & UInt64(slotMask))
-        deadlines[id] = d
         if d <= hint { hint = d; hintExact = true }
-        bucketOf[id] = Int32(bucket)
         let h = heads[bucket]
-        next[id] = h
-        prev[id] = -1
-        if h >= 0 { prev[Int(h)] = Int32(id) } else { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
+        nodes[id] = Node(next: h, prev: -1, bucket: Int32(bucket), deadline: d)
+        if h >= 0 { nodes[Int(h)].prev = Int32(id) } else { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
         heads[bucket] = Int32(id)
         armedCount += 1
     }
@@ -89,27 +97,25 @@ public struct TimerWheel: Sendable {
     /// Like `arm`, but leaves a timer alone when its deadline moves later by
     /// less than `slack` (nginx's lazy re-arm: most per-read resets cost nothing).
     public mutating func rearmLazily(_ id: Int, at deadline: Millis, slack: Millis) {
-        if id < deadlines.count, deadlines[id] != 0, deadline >= deadlines[id], deadline - deadlines[id] < slack { return }
+        if id >= 0, id < nodeCount, nodes[id].deadline != 0, deadline >= nodes[id].deadline, deadline - nodes[id].deadline < slack { return }
         arm(id, at: deadline)
     }
 
     public mutating func cancel(_ id: Int) {
-        guard id < deadlines.count, deadlines[id] != 0 else { return }
+        guard id >= 0, id < nodeCount, nodes[id].deadline != 0 else { return }
         unlink(id)
     }
 
     private mutating func unlink(_ id: Int) {
-        let n = next[id], p = prev[id]
-        if p >= 0 { next[Int(p)] = n } else {
-            let b = Int(bucketOf[id])
+        let n = nodes[id].next, p = nodes[id].prev
+        if p >= 0 { nodes[Int(p)].next = n } else {
+            let b = Int(nodes[id].bucket)
             heads[b] = n
             if n < 0 { occupied[b >> 6] &= ~(1 << UInt64(b & 63)) }
         }
-        if n >= 0 { prev[Int(n)] = p }
-        if deadlines[id] == hint { hintExact = false }  // still a lower bound
-        deadlines[id] = 0
-        next[id] = -1
-        prev[id] = -1
+        if n >= 0 { nodes[Int(n)].prev = p }
+        if nodes[id].deadline == hint { hintExact = false }  // still a lower bound
+        nodes[id] = Node()
         armedCount -= 1
     }
 
@@ -145,9 +151,9 @@ public struct TimerWheel: Sendable {
             var id = heads[Int(t & UInt64(slotMask))]
             var best = Millis.max
             while id >= 0 {
-                let d = deadlines[Int(id)]
+                let d = nodes[Int(id)].deadline
                 if tickFor(d) <= t { best = min(best, d) }
-                id = next[Int(id)]
+                id = nodes[Int(id)].next
             }
             if best != Millis.max { return best }
             t += 1
@@ -166,7 +172,7 @@ public struct TimerWheel: Sendable {
             while dueIndex < due.count {
                 let id = Int(due[dueIndex])
                 dueIndex += 1
-                if deadlines[id] != 0 && deadlines[id] <= now {
+                if nodes[id].deadline != 0 && nodes[id].deadline <= now {
                     unlink(id)
                     return id
                 }
@@ -179,8 +185,8 @@ public struct TimerWheel: Sendable {
             dueIndex = 0
             var id = heads[Int(cursorTick & UInt64(slotMask))]
             while id >= 0 {
-                if deadlines[Int(id)] <= now { due.append(id) }
-                id = next[Int(id)]
+                if nodes[Int(id)].deadline <= now { due.append(id) }
+                id = nodes[Int(id)].next
             }
             cursorTick += 1
         }
