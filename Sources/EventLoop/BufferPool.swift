@@ -69,7 +69,7 @@ public final class BufferPool {
     @inline(__always)
     public func capacity(of id: BufferID) -> Int { isLarge(id) ? large!.bufferSize : bufferSize }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func retain(_ id: BufferID) {
         if isLarge(id) { large!.retain(id - BufferPool.largeBase); return }
         refs[Int(id)] += 1
@@ -80,7 +80,7 @@ public final class BufferPool {
         isLarge(id) ? large!.refCount(id - BufferPool.largeBase) : refs[Int(id)]
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func release(_ id: BufferID) {
         if isLarge(id) { large!.releaseSlow(id - BufferPool.largeBase); return }
         let i = Int(id)
@@ -98,7 +98,7 @@ public final class BufferPool {
     /// Not inlined: the large class's release, off the common path.
     @usableFromInline func releaseSlow(_ id: BufferID) { release(id) }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func pointer(_ id: BufferID) -> UnsafeMutableRawPointer {
         if id >= BufferPool.largeBase { return large!.pointer(id - BufferPool.largeBase) }
         let i = Int(id)

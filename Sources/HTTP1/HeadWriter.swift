@@ -15,7 +15,7 @@ public struct HeadWriter {
         capacity = buffer.count
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         guard count + bytes.count <= capacity else { overflowed = true; return }
@@ -29,7 +29,7 @@ public struct HeadWriter {
     }
 
     /// Literals land here (no String is made for them).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
@@ -39,7 +39,7 @@ public struct HeadWriter {
         s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(byte: UInt8) {
         guard count < capacity else { overflowed = true; return }
         base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
