@@ -24,6 +24,7 @@ extension ProxyWorker {
         w.append(UnsafeRawBufferPointer(rebasing: buf[head.target]))
         w.append(" HTTP/1.1\r\n")
         var xffCount = 0
+        var run = FieldLineRun()
         var hasProto = false, hasID = false, hasHost = false
         let checkConnectionNames = head.h.connection.contains(.others)
         var k = 0
@@ -45,11 +46,9 @@ extension ProxyWorker {
             default: if kind.isHopByHop { continue }
             }
             if checkConnectionNames && namedInConnection(head.h, buf, f) { continue }
-            w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
-            w.append(": ")
-            w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
-            w.append("\r\n")
+            run.keep(k - 1, head.h, &w, buf)
         }
+        run.flush(&w, buf)
         if !hasHost {
             // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require it.
             w.append("host: ")
@@ -224,7 +223,9 @@ extension ProxyWorker {
     /// hop-by-hop ones, our framing and `x-sluice-backend`.
     private func writeResponseHead(_ h: SlabHandle, _ resp: ResponseHead, _ buf: UnsafeRawBufferPointer, keepClient: Bool) -> Bool {
         let i = h.index
-        guard let x = down[index: i].x else { return false }
+        guard down[index: i].x != nil else { return false }
+        let respBody = down[index: i].x!.respBody, clientHTTP10 = down[index: i].x!.clientHTTP10
+        let backend = down[index: i].x!.backend
         let needed = resp.h.headEnd - resp.h.headStart + 256
         guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
         var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
@@ -236,6 +237,7 @@ extension ProxyWorker {
         // Fields the upstream named in its Connection field are hop-by-hop too
         // (RFC 9110 §7.6.1); they were relayed before.
         let checkConnectionNames = resp.h.connection.contains(.others)
+        var run = FieldLineRun()
         var k = 0
         while k < resp.h.fields.count {
             let f = resp.h.fields[k]
@@ -244,14 +246,12 @@ extension ProxyWorker {
             if kind.isHopByHop { continue }
             if nameEquals(buf, f, "x-sluice-backend") { continue }
             if checkConnectionNames && namedInConnection(resp.h, buf, f) { continue }
-            w.append(UnsafeRawBufferPointer(rebasing: buf[f.nameRange]))
-            w.append(": ")
-            w.append(UnsafeRawBufferPointer(rebasing: buf[f.valueRange]))
-            w.append("\r\n")
+            run.keep(k - 1, resp.h, &w, buf)
         }
-        if case .chunked = x.respBody, !x.clientHTTP10 { w.append("transfer-encoding: chunked\r\n") }
-        w.append(x.backend == .active ? "x-sluice-backend: active\r\n" : "x-sluice-backend: preview\r\n")
-        if case .tunnel = x.respBody, resp.status == 101 {
+        run.flush(&w, buf)
+        if case .chunked = respBody, !clientHTTP10 { w.append("transfer-encoding: chunked\r\n") }
+        w.append(backend == .active ? "x-sluice-backend: active\r\n" : "x-sluice-backend: preview\r\n")
+        if case .tunnel = respBody, resp.status == 101 {
             w.append("connection: upgrade\r\n")
             var k2 = 0
             while k2 < resp.h.fields.count {
@@ -265,7 +265,7 @@ extension ProxyWorker {
             }
         } else if !keepClient {
             w.append("connection: close\r\n")
-        } else if x.clientHTTP10 {
+        } else if clientHTTP10 {
             w.append("connection: keep-alive\r\n")
         }
         w.append("\r\n")
@@ -583,5 +583,30 @@ extension ProxyWorker {
         // Not flushed here: the exchange is counted first (endExchange
         // flushes), so a client that reads the answer and then scrapes
         // /metrics always finds it counted.
+    }
+}
+
+/// Copies kept field lines verbatim, adjacent ones with one append: field
+/// lines lie back to back in the received head (one line per field, since
+/// obs-fold is refused), so a run of kept fields is one contiguous range.
+struct FieldLineRun {
+    private var start = -1
+    private var end = -1
+
+    /// Field `k` of `h` is forwarded.
+    @inline(__always)
+    mutating func keep(_ k: Int, _ h: HeadFields, _ w: inout HeadWriter, _ buf: UnsafeRawBufferPointer) {
+        let s = Int(h.fields[k].nameStart)
+        // The line ends where the next field starts, or before the head's final CRLF.
+        let e = k + 1 < h.fields.count ? Int(h.fields[k + 1].nameStart) : h.headEnd - 2
+        if s != end { flush(&w, buf); start = s }
+        end = e
+    }
+
+    @inline(__always)
+    mutating func flush(_ w: inout HeadWriter, _ buf: UnsafeRawBufferPointer) {
+        if start >= 0 { w.append(UnsafeRawBufferPointer(rebasing: buf[start..<end])) }
+        start = -1
+        end = -1
     }
 }

@@ -156,4 +156,31 @@ final class HeaderRewriteTests: XCTestCase {
         try s.write(get("/v1/x"))
         XCTAssertEqual(try Response(reader.readResponse()).text, "ok")
     }
+
+    /// Kept field lines are copied in runs (adjacent lines in one copy):
+    /// dropped fields between, before and after kept ones must not leave
+    /// a trace, and kept ones arrive in order with their values intact.
+    func testKeptFieldsSurviveDroppedOnesAroundThemInOrder() throws {
+        let seen = Locked<[BackendRequest]>([])
+        let h: ScriptedBackend.Handler = { req, res in
+            seen.withLock { $0.append(req) }
+            res.respond(headers: [("X-R1", "one"), ("Keep-Alive", "timeout=5"), ("X-R2", "two  words"),
+                                  ("Connection", "x-r-hop"), ("X-R-Hop", "h"), ("X-Sluice-Backend", "forged"), ("X-R3", "three")],
+                        body: Array("ok".utf8))
+        }
+        let f = try ProxyFixture(backends: [("a", h)])
+        let r = try f.exchange("GET /v1/x HTTP/1.1\r\nKeep-Alive: 1\r\nHost: t\r\nX-A: a\r\nConnection: x-gone\r\n"
+                               + "X-B: b  c\r\nX-Gone: g\r\nX-C: c\r\nTE: trailers\r\n\r\n")
+        XCTAssertEqual(r.status, 200)
+        let req = try lastSeen(seen)
+        let names = req.headers.map { $0.0.lowercased() }
+        XCTAssertEqual(Array(names.prefix(4)), ["host", "x-a", "x-b", "x-c"], "\(req.headers)")
+        XCTAssertEqual(req.header("x-b"), "b  c")
+        for gone in ["keep-alive", "x-gone", "te"] { XCTAssertNil(req.header(gone), gone) }
+        let respNames = r.headers.map { $0.0.lowercased() }
+        XCTAssertEqual(respNames.filter { $0.hasPrefix("x-r") }, ["x-r1", "x-r2", "x-r3"], "\(r.headers)")
+        XCTAssertEqual(r.header("x-r2"), "two  words")
+        XCTAssertNil(r.header("keep-alive"))
+        XCTAssertEqual(r.headers.filter { $0.0.lowercased() == "x-sluice-backend" }.map { $0.1 }, ["active"])
+    }
 }
