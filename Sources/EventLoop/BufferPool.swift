@@ -32,7 +32,39 @@ public final class BufferPool {
         self.perChunk = perChunk
     }
 
-    deinit { for c in chunks { c.deallocate() } }
+    /// Write queues' segment rings: a free list threaded through the free
+    /// rings themselves (no Array traffic per request), filled a chunk at a
+    /// time and never shrunk (like the buffers).
+    private var freeRing: UnsafeMutablePointer<WriteSegment>?
+    private var ringChunks: [UnsafeMutablePointer<WriteSegment>] = []
+    public private(set) var ringsOut = 0
+
+    deinit {
+        for c in chunks { c.deallocate() }
+        for c in ringChunks { c.deallocate() }
+    }
+
+    /// A ring of `WriteQueue.capacity` segments (contents undefined).
+    public func takeRing() -> UnsafeMutablePointer<WriteSegment> {
+        if freeRing == nil {
+            let per = 64, n = WriteQueue.capacity
+            let chunk = UnsafeMutablePointer<WriteSegment>.allocate(capacity: per * n)
+            ringChunks.append(chunk)
+            for k in 0..<per { returnRing(chunk + k * n) }
+            ringsOut += per
+        }
+        let r = freeRing!
+        // The next free ring's address is kept in the first segment's base.
+        freeRing = UnsafeRawPointer(r).load(as: UnsafeMutablePointer<WriteSegment>?.self)
+        ringsOut += 1
+        return r
+    }
+
+    public func returnRing(_ r: UnsafeMutablePointer<WriteSegment>) {
+        UnsafeMutableRawPointer(r).storeBytes(of: freeRing, as: UnsafeMutablePointer<WriteSegment>?.self)
+        freeRing = r
+        ringsOut -= 1
+    }
 
     /// Buffers allocated so far (in use or free).
     public var allocated: Int { refs.count }

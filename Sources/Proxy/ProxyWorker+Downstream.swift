@@ -273,7 +273,7 @@ extension ProxyWorker {
         let n = forwardEnd - start
         if n > 0 {
             pool.retain(d.id)
-            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.id)) {
+            if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.id), pool: pool) {
                 pool.release(d.id)
                 down[index: i].x = x
                 return
@@ -320,7 +320,7 @@ extension ProxyWorker {
     /// Queues static bytes to the client and flushes.
     func queueStatic(_ h: SlabHandle, _ s: StaticString) {
         let i = h.index
-        _ = down[index: i].out.append(WriteSegment(base: UnsafeRawPointer(s.utf8Start), count: s.utf8CodeUnitCount, buffer: -1))
+        _ = down[index: i].out.append(WriteSegment(base: UnsafeRawPointer(s.utf8Start), count: s.utf8CodeUnitCount, buffer: -1), pool: pool)
         flushDown(h)
     }
 

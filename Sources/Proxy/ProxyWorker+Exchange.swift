@@ -270,7 +270,7 @@ extension ProxyWorker {
         }
         w.append("\r\n")
         if w.overflowed { pool.release(b); return false }
-        if !down[index: i].out.append(WriteSegment(base: pool.pointer(b), count: w.count, buffer: b)) {
+        if !down[index: i].out.append(WriteSegment(base: pool.pointer(b), count: w.count, buffer: b), pool: pool) {
             pool.release(b)
             return false
         }
@@ -366,7 +366,7 @@ extension ProxyWorker {
 
     private func queueToClient(_ h: SlabHandle, _ p: UnsafeMutableRawPointer, _ n: Int, _ buf: BufferID) -> Bool {
         pool.retain(buf)
-        if !down[index: h.index].out.append(WriteSegment(base: p, count: n, buffer: buf)) {
+        if !down[index: h.index].out.append(WriteSegment(base: p, count: n, buffer: buf), pool: pool) {
             pool.release(buf)
             return false
         }
@@ -575,7 +575,7 @@ extension ProxyWorker {
         // Move the body right after the head: one segment.
         (pool.pointer(b) + w.count).copyMemory(from: pool.pointer(b) + 1024, byteCount: body.count)
         let total = w.count + body.count
-        if !down[index: h.index].out.append(WriteSegment(base: pool.pointer(b), count: total, buffer: b)) {
+        if !down[index: h.index].out.append(WriteSegment(base: pool.pointer(b), count: total, buffer: b), pool: pool) {
             pool.release(b)
             return
         }

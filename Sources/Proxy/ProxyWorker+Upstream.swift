@@ -96,7 +96,7 @@ extension ProxyWorker {
         let head = down[index: h.index].x!.headBuffer, count = down[index: h.index].x!.headCount
         guard head >= 0 else { return }
         pool.retain(head)
-        if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(head), count: count, buffer: head)) {
+        if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(head), count: count, buffer: head), pool: pool) {
             pool.release(head)
         }
     }

@@ -90,7 +90,7 @@ final class EchoServer: LoopHandler {
             let fd = conns[index: h.index].fd
             switch Sys.read(fd, pool.pointer(buf), pool.bufferSize) {
             case .bytes(let n):
-                conns[index: h.index].out.append(WriteSegment(base: pool.pointer(buf), count: n, buffer: buf))
+                conns[index: h.index].out.append(WriteSegment(base: pool.pointer(buf), count: n, buffer: buf), pool: pool)
                 stats.bytesEchoed.add(n, ordering: .relaxed)
                 flush(h)
                 if conns[index: h.index].closed { return }

@@ -39,7 +39,7 @@ final class FaultInjectionTests: XCTestCase {
             let id = pool.take()!
             let bytes = Array(p.utf8)
             bytes.withUnsafeBytes { pool.pointer(id).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            XCTAssertTrue(q.append(WriteSegment(base: pool.pointer(id), count: bytes.count, buffer: id)))
+            XCTAssertTrue(q.append(WriteSegment(base: pool.pointer(id), count: bytes.count, buffer: id), pool: pool))
         }
         return q
     }
@@ -106,7 +106,7 @@ final class FaultInjectionTests: XCTestCase {
             let p = pool.pointer(id).assumingMemoryBound(to: UInt8.self)
             for i in 0..<65536 { p[i] = UInt8((i &* 31 &+ k) & 0xFF) }
             expected.append(contentsOf: UnsafeBufferPointer(start: p, count: 65536))
-            q.append(WriteSegment(base: UnsafeRawPointer(p), count: 65536, buffer: id))
+            q.append(WriteSegment(base: UnsafeRawPointer(p), count: 65536, buffer: id), pool: pool)
         }
         var got: [UInt8] = []
         var partials = 0
@@ -132,11 +132,11 @@ final class FaultInjectionTests: XCTestCase {
         var q = WriteQueue()
         for _ in 0..<WriteQueue.capacity {
             let id = pool.take()!
-            XCTAssertTrue(q.append(WriteSegment(base: pool.pointer(id), count: 1, buffer: id)))
+            XCTAssertTrue(q.append(WriteSegment(base: pool.pointer(id), count: 1, buffer: id), pool: pool))
         }
         XCTAssertTrue(q.isFull)
         let extra = pool.take()!
-        XCTAssertFalse(q.append(WriteSegment(base: pool.pointer(extra), count: 1, buffer: extra)))
+        XCTAssertFalse(q.append(WriteSegment(base: pool.pointer(extra), count: 1, buffer: extra), pool: pool))
         pool.release(extra)
         q.discard(pool: pool)
         XCTAssertEqual(pool.inUse, 0)

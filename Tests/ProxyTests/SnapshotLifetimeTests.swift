@@ -50,5 +50,8 @@ final class SnapshotLifetimeTests: XCTestCase {
         XCTAssertEqual(try Response(r.readResponse()).status, 200)
         s.close()
         XCTAssertTrue(waitFor(5) { first == nil }, "the old snapshot was never released")
+        // Every write queue's segment ring went back to the pool: idle and
+        // closed connections hold none.
+        XCTAssertTrue(waitFor(5) { f.onLoop { $0.pool.ringsOut } == 0 }, "write queue rings still out: \(f.onLoop { $0.pool.ringsOut } ?? -1)")
     }
 }
