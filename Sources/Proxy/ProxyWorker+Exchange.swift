@@ -282,8 +282,21 @@ extension ProxyWorker {
     /// Moves buffered response body bytes to the client's queue.
     private func forwardResponseBody(_ u: SlabHandle, _ owner: SlabHandle) {
         let i = u.index
-        guard var x = down[index: owner.index].x, !x.responseDone else { return }
+        let o = owner.index
+        guard down[index: o].x != nil, !down[index: o].x!.responseDone else { return }
         let s = up[index: i].input  // the buffer indices only, not the connection
+        if s.id >= 0, case .length(let rem) = down[index: o].x!.respBody {
+            // The common case, in place (no copy of the exchange).
+            let n = Int(min(rem, Int64(s.end - s.start)))
+            // No write slot: the bytes stay buffered and upReadable forwards them on resume.
+            if n > 0 && !queueToClient(owner, pool.pointer(s.id) + s.start, n, s.id) { up[index: i].readPaused = true; return }
+            up[index: i].input.start = s.start + n
+            let left = rem - Int64(n)
+            down[index: o].x!.respBody = left == 0 ? .done : .length(left)
+            if left == 0 { finishResponse(owner) } else { flushDown(owner) }
+            return
+        }
+        var x = down[index: o].x!
         guard s.id >= 0 else {
             if x.respBody.isDone { finishResponse(owner) }
             return
@@ -385,15 +398,17 @@ extension ProxyWorker {
     /// client waits for its next request (pipelined bytes are parsed now).
     func finishResponse(_ h: SlabHandle) {
         let i = h.index
-        guard var x = down[index: i].x else { return }
-        x.responseDone = true
-        down[index: i].x = x
-        if let u = x.upstream, up.contains(u) {
-            if x.reqBody.isDone { releaseUpstream(u) } else { closeUp(u) }
+        guard down[index: i].x != nil else { return }
+        down[index: i].x!.responseDone = true
+        let requestDone = down[index: i].x!.reqBody.isDone
+        if let u = down[index: i].x!.upstream, up.contains(u) {
+            if requestDone { releaseUpstream(u) } else { closeUp(u) }
         }
-        if x.headBuffer >= 0 { pool.release(x.headBuffer) }
+        let headBuffer = down[index: i].x!.headBuffer
+        if headBuffer >= 0 { pool.release(headBuffer) }
+        let keep = down[index: i].x!.clientKeepAlive && requestDone
         recordEnd(h, error: nil)
-        endExchange(h, keepAlive: x.clientKeepAlive && x.reqBody.isDone)
+        endExchange(h, keepAlive: keep)
     }
 
     /// Common tail of every exchange: the client stays for another request

@@ -11,23 +11,29 @@ extension ProxyWorker {
     /// one under `max_connections`, or a place in the cluster's queue.
     func acquireUpstream(_ h: SlabHandle, fresh: Bool = false) {
         let i = h.index
-        guard var x = down[index: i].x else { return }
-        x.upstreamStartNanos = sl_monotonic_ns()
-        let c = x.cluster
+        guard down[index: i].x != nil else { return }
+        // Fields are read and written in place: a copy of the exchange (or of
+        // the cluster, with its arrays) costs more than the rest of this.
+        down[index: i].x!.upstreamStartNanos = sl_monotonic_ns()
+        let c = down[index: i].x!.cluster
+        let snap = snapshot
         // The exchange's cluster index must name the same cluster in the
         // current snapshot (usually the same snapshot: no string compare).
-        let same = x.snapshotRef.toOpaque() == Unmanaged.passUnretained(snapshot).toOpaque()
-        let cl = snapshot.clusters.indices.contains(c) && (same || x.snapshot.clusters[c].name == snapshot.clusters[c].name)
-            ? snapshot.clusters[c] : nil
-        guard let cluster = cl else { return failExchange(h, .noHealthyEndpoint) }
-        let counts = activeRequests[c]
-        let health = cluster.health
-        guard let e = balancers[c].pick(count: cluster.addresses.count, healthy: { health[$0].isHealthy },
-                                        active: { counts[$0] }, rng: &rng) else {
+        let same = down[index: i].x!.snapshotRef.toOpaque() == Unmanaged.passUnretained(snap).toOpaque()
+        guard c >= 0, c < snap.clusters.count,
+              same || down[index: i].x!.snapshot.clusters[c].name == snap.clusters[c].name else {
             return failExchange(h, .noHealthyEndpoint)
         }
-        x.endpoint = e
-        x.endpointSlot = cluster.endpointSlots[e]
+        let picked = snap.clusters.withUnsafeBufferPointer { clusters in
+            let health = clusters[c].health
+            return activeRequests[c].withUnsafeBufferPointer { counts in
+                balancers[c].pick(count: clusters[c].addresses.count, healthy: { health[$0].isHealthy },
+                                  active: { counts[$0] }, rng: &rng)
+            }
+        }
+        guard let e = picked else { return failExchange(h, .noHealthyEndpoint) }
+        down[index: i].x!.endpoint = e
+        down[index: i].x!.endpointSlot = snap.clusters[c].endpointSlots[e]
         // A warm idle connection first (LIFO), unless a fresh one is required.
         if !fresh {
             while let u = idle[c][e].popLast() {
@@ -38,9 +44,8 @@ extension ProxyWorker {
                 up[index: u.index].reused = true
                 up[index: u.index].responseBytes = 0
                 up[index: u.index].parser.reset()
-                x.upstream = u
-                x.reusedUpstream = true
-                down[index: i].x = x
+                down[index: i].x!.upstream = u
+                down[index: i].x!.reusedUpstream = true
                 activeRequests[c][e] += 1
                 sendHead(h)
                 return
@@ -48,37 +53,32 @@ extension ProxyWorker {
         }
         var total = 0
         for n in connCount[c] { total += n }
-        if total >= cluster.maxConnections {
-            if pending[c].count >= cluster.maxPending { return failExchange(h, .overflow) }
-            x.waitingInQueue = true
-            down[index: i].x = x
+        if total >= snap.clusters[c].maxConnections {
+            if pending[c].count >= snap.clusters[c].maxPending { return failExchange(h, .overflow) }
+            down[index: i].x!.waitingInQueue = true
             pending[c].append(h)
             return
         }
-        let addr = cluster.addresses[e]
         let conn: (fd: Int32, inProgress: Bool)
-        do { conn = try Sys.connect(addr) } catch {
-            down[index: i].x = x
+        do { conn = try Sys.connect(snap.clusters[c].addresses[e]) } catch {
             return upstreamFailed(h, .connectFailure)
         }
         var u = Upstream(fd: conn.fd, cluster: c, endpoint: e, clusterEpoch: clusterEpoch)
         u.owner = h
-        u.gaugeSlot = snapshot.clusterGaugeSlots[c]
+        u.gaugeSlot = snap.clusterGaugeSlots[c]
         u.state = .connecting
         let uh = up.insert(u)
         do { try loop.register(conn.fd, token: makeToken(.upstream, uh), interest: .edgeTriggered) } catch {
             up.remove(uh)
             Sys.close(conn.fd)
-            down[index: i].x = x
             return upstreamFailed(h, .connectFailure)
         }
         connCount[c][e] += 1
         activeRequests[c][e] += 1
-        shard.adjustGauge(snapshot.clusterGaugeSlots[c], by: 1)
-        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + x.snapshot.config.timeouts.connect)
-        x.upstream = uh
-        x.reusedUpstream = false
-        down[index: i].x = x
+        shard.adjustGauge(snap.clusterGaugeSlots[c], by: 1)
+        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + down[index: i].x!.snapshot.config.timeouts.connect)
+        down[index: i].x!.upstream = uh
+        down[index: i].x!.reusedUpstream = false
         // Queue the head now; it goes out once the connect completes.
         queueHead(h, uh)
     }
