@@ -254,3 +254,19 @@ public func headerValues(_ head: HeadFields, _ bytes: [UInt8], _ name: String) -
             ? String(decoding: bytes[f.valueRange], as: UTF8.self) : nil
     }
 }
+
+/// A loopback TCP port that was free a moment ago (the kernel picks it),
+/// for tests and tools that must name a port before something listens.
+public func freeLoopbackPort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw SysError("socket", errno) }
+    defer { close(fd) }
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET)
+    a.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard rc == 0 else { throw SysError("bind", errno) }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return UInt16(bigEndian: a.sin_port)
+}

@@ -2,15 +2,20 @@ import Synchronization
 
 /// The fixed-size part of a request record, as the worker hands it over.
 public struct RecordFields: Sendable {
+    /// Wall-clock time the request started, ms since the epoch.
     public var tsMillis: UInt64 = 0
     public var latencyMicros: UInt64 = 0
+    /// Upstream time to first response byte; -1 when no upstream answered.
     public var upstreamMicros: Int64 = -1
     public var bytesIn: Int64 = 0
     public var bytesOut: Int64 = 0
     public var status: UInt16 = 0
     public var error: ErrorReason = .none
+    /// Index into `RequestRecord.methodNames`, or `customMethod` (then the record's `method` holds the text).
     public var methodCode: UInt8 = RequestRecord.customMethod
+    /// Series slot (route, backend, cluster names come from the registry).
     public var seriesSlot: Int32 = -1
+    /// `NameTable.endpoints` slot of the endpoint that served it; -1 for none.
     public var endpointSlot: Int32 = -1
 
     public init() {}
@@ -103,17 +108,7 @@ public final class RecordRing: @unchecked Sendable {
             let m = Int(e.load(fromByteOffset: 4, as: UInt8.self))
             let p = Int(e.load(fromByteOffset: 5, as: UInt8.self))
             let q = Int(e.load(fromByteOffset: 6, as: UInt8.self))
-            let f = e.load(fromByteOffset: RecordRing.fieldsOffset, as: RecordFields.self)
-            r.tsMillis = f.tsMillis
-            r.latencyMicros = f.latencyMicros
-            r.upstreamMicros = f.upstreamMicros
-            r.bytesIn = f.bytesIn
-            r.bytesOut = f.bytesOut
-            r.status = f.status
-            r.error = f.error
-            r.methodCode = f.methodCode
-            r.seriesSlot = f.seriesSlot
-            r.endpointSlot = f.endpointSlot
+            r.fields = e.load(fromByteOffset: RecordRing.fieldsOffset, as: RecordFields.self)
             let text = e + RecordRing.textOffset
             r.method.set(UnsafeRawBufferPointer(start: text, count: m))
             r.path.set(UnsafeRawBufferPointer(start: text + m, count: p))

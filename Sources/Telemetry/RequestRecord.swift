@@ -57,21 +57,8 @@ public struct InlineText128: Sendable {
 /// exporter can look up (series labels, endpoint, standard method) travel
 /// as small numbers, so the worker copies only the request's own text.
 public struct RequestRecord: Sendable {
-    /// Wall-clock time the request started, ms since the epoch.
-    public var tsMillis: UInt64 = 0
-    public var latencyMicros: UInt64 = 0
-    /// Upstream time to first response byte; -1 when no upstream answered.
-    public var upstreamMicros: Int64 = -1
-    public var bytesIn: Int64 = 0
-    public var bytesOut: Int64 = 0
-    public var status: UInt16 = 0
-    public var error: ErrorReason = .none
-    /// Index into `RequestRecord.methodNames`, or `customMethod` (then `method` holds the text).
-    public var methodCode: UInt8 = RequestRecord.customMethod
-    /// Series slot (route, backend, cluster names come from the registry).
-    public var seriesSlot: Int32 = -1
-    /// `NameTable.endpoints` slot of the endpoint that served it; -1 for none.
-    public var endpointSlot: Int32 = -1
+    /// The numbers (and the names' slots), as the worker hands them over.
+    public var fields = RecordFields()
     public var method = InlineText128()
     public var path = InlineText128()
     public var requestID = InlineText128()
@@ -214,22 +201,22 @@ public struct RecordJSON {
 
     /// Appends one JSON line for `r`.
     public mutating func append(_ r: borrowing RequestRecord, to out: inout ByteSink) {
-        let slot = Int(r.seriesSlot)
+        let slot = Int(r.fields.seriesSlot)
         if slot >= labels.count, let registry {
             let keys = registry.keys
             while labels.count < keys.count { labels.append(RecordJSON.labelsFragment(keys[labels.count])) }
         }
-        let e = Int(r.endpointSlot)
+        let e = Int(r.fields.endpointSlot)
         if e >= endpoints.count {
             for n in names.names(from: endpoints.count) { endpoints.append(RecordJSON.stringFragment(n)) }
         }
         // The bound: fixed text and numbers under 400 bytes, each inline
         // text at most 128 bytes escaped to 6 bytes each.
         out.reserve(400 + 3 * 6 * InlineText128.capacity + 16 * 3)
-        if r.tsMillis / 1000 != second { setSecond(r.tsMillis / 1000) }
+        if r.fields.tsMillis / 1000 != second { setSecond(r.fields.tsMillis / 1000) }
         out.put("{\"ts\":\"")
         datePrefix.withUnsafeBytes { out.put($0.baseAddress!, $0.count) }
-        let ms = Int(r.tsMillis % 1000)
+        let ms = Int(r.fields.tsMillis % 1000)
         out.put(UInt8(48 + ms / 100)); out.put(UInt8(48 + ms / 10 % 10)); out.put(UInt8(48 + ms % 10))
         out.put("Z\",\"request_id\":")
         r.requestID.withBytes { RecordJSON.putString($0, &out) }
@@ -242,23 +229,23 @@ public struct RecordJSON {
             out.put("null")
         }
         out.put(",\"method\":")
-        if Int(r.methodCode) < RecordJSON.methodJSON.count {
-            RecordJSON.methodJSON[Int(r.methodCode)].withUnsafeBytes { out.put($0.baseAddress!, $0.count) }
+        if Int(r.fields.methodCode) < RecordJSON.methodJSON.count {
+            RecordJSON.methodJSON[Int(r.fields.methodCode)].withUnsafeBytes { out.put($0.baseAddress!, $0.count) }
         } else {
             r.method.withBytes { RecordJSON.putString($0, &out) }
         }
         out.put(",\"path\":"); r.path.withBytes { RecordJSON.putString($0, &out) }
-        out.put(",\"status\":"); RecordJSON.putDecimal(UInt64(r.status), &out)
-        out.put(",\"latency_ms\":"); RecordJSON.putMillis(r.latencyMicros, &out)
+        out.put(",\"status\":"); RecordJSON.putDecimal(UInt64(r.fields.status), &out)
+        out.put(",\"latency_ms\":"); RecordJSON.putMillis(r.fields.latencyMicros, &out)
         out.put(",\"upstream_ms\":")
-        if r.upstreamMicros < 0 { out.put("null") } else { RecordJSON.putMillis(UInt64(r.upstreamMicros), &out) }
-        out.put(",\"bytes_in\":"); RecordJSON.putDecimal(UInt64(max(0, r.bytesIn)), &out)
-        out.put(",\"bytes_out\":"); RecordJSON.putDecimal(UInt64(max(0, r.bytesOut)), &out)
+        if r.fields.upstreamMicros < 0 { out.put("null") } else { RecordJSON.putMillis(UInt64(r.fields.upstreamMicros), &out) }
+        out.put(",\"bytes_in\":"); RecordJSON.putDecimal(UInt64(max(0, r.fields.bytesIn)), &out)
+        out.put(",\"bytes_out\":"); RecordJSON.putDecimal(UInt64(max(0, r.fields.bytesOut)), &out)
         out.put(",\"error\":")
-        if r.error == .none {
+        if r.fields.error == .none {
             out.put("null")
         } else {
-            RecordJSON.errorJSON[Int(r.error.rawValue)].withUnsafeBytes { out.append($0) }
+            RecordJSON.errorJSON[Int(r.fields.error.rawValue)].withUnsafeBytes { out.append($0) }
         }
         out.put("}\n")
     }

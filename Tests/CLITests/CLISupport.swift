@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,17 +24,7 @@ enum CLI {
         return p
     }
 
-    static func freePort() throws -> UInt16 {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(s) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
-        return UInt16(bigEndian: a.sin_port)
-    }
+    static func freePort() throws -> UInt16 { try freeLoopbackPort() }
 
     static func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(seconds)

@@ -20,16 +20,16 @@ final class RecordJSONTests: XCTestCase {
         let e = names.slot("10.0.0.7:8080")
         var json = RecordJSON(registry: registry, names: names)
         var r = RequestRecord()
-        r.tsMillis = 1_764_183_811_123  // 2025-11-26T19:03:31.123Z
-        r.latencyMicros = 12_345
-        r.upstreamMicros = 500
-        r.bytesIn = 87
-        r.bytesOut = 154
-        r.status = 503
-        r.error = .connectFailure
-        r.seriesSlot = Int32(slot)
-        r.endpointSlot = e
-        r.methodCode = 2  // POST
+        r.fields.tsMillis = 1_764_183_811_123  // 2025-11-26T19:03:31.123Z
+        r.fields.latencyMicros = 12_345
+        r.fields.upstreamMicros = 500
+        r.fields.bytesIn = 87
+        r.fields.bytesOut = 154
+        r.fields.status = 503
+        r.fields.error = .connectFailure
+        r.fields.seriesSlot = Int32(slot)
+        r.fields.endpointSlot = e
+        r.fields.methodCode = 2  // POST
         r.path.set("/v1/m:predict?q=\u{1}\\")
         r.requestID.set("abc-1")
         let o = try line(r, &json)
@@ -55,9 +55,9 @@ final class RecordJSONTests: XCTestCase {
         let names = NameTable(capacity: 8)
         var json = RecordJSON(registry: registry, names: names)
         var r = RequestRecord()
-        r.tsMillis = 0
-        r.status = 404
-        r.error = .noRoute
+        r.fields.tsMillis = 0
+        r.fields.status = 404
+        r.fields.error = .noRoute
         r.method.set("PURGE")
         r.path.set([UInt8]([0x2F, 0xFF, 0x7F]).withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
         var o = try line(r, &json)
@@ -70,10 +70,10 @@ final class RecordJSONTests: XCTestCase {
         // A series and an endpoint that appear after the writer started.
         let slot = registry.slot(SeriesKey(route: "late", backend: "active", cluster: "c"))!
         _ = names.slot("a:1")
-        r.seriesSlot = Int32(slot)
-        r.endpointSlot = names.slot("b:2")
-        r.error = .none
-        r.tsMillis = 1_000_999
+        r.fields.seriesSlot = Int32(slot)
+        r.fields.endpointSlot = names.slot("b:2")
+        r.fields.error = .none
+        r.fields.tsMillis = 1_000_999
         o = try line(r, &json)
         XCTAssertEqual(o["route"] as? String, "late")
         XCTAssertEqual(o["endpoint"] as? String, "b:2")

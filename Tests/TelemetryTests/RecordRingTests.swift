@@ -19,10 +19,10 @@ final class RecordRingTests: XCTestCase {
     }
 
     private func check(_ r: RequestRecord, _ k: Int, path: String) {
-        XCTAssertEqual(r.latencyMicros, UInt64(k))
-        XCTAssertEqual(r.status, UInt16(200 + k % 300))
-        XCTAssertEqual(r.seriesSlot, Int32(k % 7))
-        XCTAssertEqual(r.endpointSlot, Int32(k % 3) - 1)
+        XCTAssertEqual(r.fields.latencyMicros, UInt64(k))
+        XCTAssertEqual(r.fields.status, UInt16(200 + k % 300))
+        XCTAssertEqual(r.fields.seriesSlot, Int32(k % 7))
+        XCTAssertEqual(r.fields.endpointSlot, Int32(k % 3) - 1)
         XCTAssertEqual(r.method.string, k % 5 == 0 ? "M\(k)" : "")
         XCTAssertEqual(r.path.string, path)
         XCTAssertEqual(r.requestID.string, "id-\(k)")
@@ -92,7 +92,7 @@ final class RecordRingTests: XCTestCase {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             received += ring.drain { r in
-                let k = Int(r.latencyMicros)
+                let k = Int(r.fields.latencyMicros)
                 if k <= lastK { ordered = false }
                 lastK = k
             }
