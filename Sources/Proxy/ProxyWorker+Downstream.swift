@@ -29,7 +29,7 @@ extension ProxyWorker {
             switch Sys.read(fd, at, space) {
             case .bytes(let n):
                 down[index: i].input.end += n
-                if down[index: i].x != nil { down[index: i].x!.bytesIn += Int64(n) }
+                if down[index: i].hasX { down[index: i].x.bytesIn += Int64(n) }
                 processDown(h)
                 if n < space && !down[index: i].hangupSeen { return }
             case .eof:
@@ -51,14 +51,14 @@ extension ProxyWorker {
     private func wantsClientBytes(_ h: SlabHandle) -> Bool {
         let i = h.index
         if down[index: i].closeAfterFlush { return false }
-        guard down[index: i].x != nil else { return true }
-        if down[index: i].x!.waitingInQueue { return false }
-        guard let u = down[index: i].x!.upstream else { return false }
+        guard down[index: i].hasX else { return true }
+        if down[index: i].x.waitingInQueue { return false }
+        guard let u = down[index: i].x.upstream else { return false }
         if up.contains(u) {
             if up[index: u.index].state == .connecting { return false }
             if up[index: u.index].out.isFull { return false }
         }
-        switch down[index: i].x!.reqBody {
+        switch down[index: i].x.reqBody {
         case .length, .chunked, .tunnel: return true
         default: return false
         }
@@ -66,13 +66,13 @@ extension ProxyWorker {
 
     /// Room to read into; a head may outgrow a normal buffer into a large one.
     private func downReadSpace(_ h: SlabHandle) -> Int? {
-        let awaitingHead = down[index: h.index].x == nil
+        let awaitingHead = !down[index: h.index].hasX
         return down[index: h.index].input.makeSpace(pool, allowLarge: awaitingHead)
     }
 
     /// An idle connection holds no buffer.
     func releaseIdleBuffer(_ h: SlabHandle) {
-        guard down[index: h.index].x == nil else { return }
+        guard !down[index: h.index].hasX else { return }
         down[index: h.index].input.releaseIfEmpty(pool)
     }
 
@@ -80,7 +80,7 @@ extension ProxyWorker {
     func processDown(_ h: SlabHandle) {
         let i = h.index
         if down[index: i].closed { return }
-        if down[index: i].x == nil {
+        if !down[index: i].hasX {
             parseHead(h)
         } else {
             forwardRequestBody(h)
@@ -140,8 +140,9 @@ extension ProxyWorker {
                          requestHasBody: !reqBody.isDone, startNanos: sl_monotonic_ns())
         x.bytesIn = Int64(headLength)
         x.seriesSlot = Int32(snap.unroutedSlot)
-        assert(down[index: i].x == nil, "an exchange began over another")
+        assert(!down[index: i].hasX, "an exchange began over another")
         down[index: i].x = x
+        down[index: i].hasX = true
         if ring != nil {
             startDraft(i, method: head.method)
             if head.method == .other { drafts.set(Int(i), .method, UnsafeRawBufferPointer(rebasing: headBytes[head.methodRange])) }
@@ -227,7 +228,8 @@ extension ProxyWorker {
     /// framing is forwarded as it is). Stops when the queue is full.
     func forwardRequestBody(_ h: SlabHandle) {
         let i = h.index
-        guard var x = down[index: i].x, let u = x.upstream, up.contains(u) else { return }
+        guard down[index: i].hasX, let u = down[index: i].x.upstream, up.contains(u) else { return }
+        var x = down[index: i].x
         if up[index: u.index].state == .connecting { return }
         let d = down[index: i].input  // the buffer indices only, not the session
         guard d.id >= 0 else { return }
@@ -303,7 +305,7 @@ extension ProxyWorker {
             clientClosed(h, reset: true)
             return
         case .drained:
-            if down[index: i].closeAfterFlush && (down[index: i].x == nil || down[index: i].x!.responseDone) {
+            if down[index: i].closeAfterFlush && (!down[index: i].hasX || down[index: i].x.responseDone) {
                 closeDown(h)
                 return
             }
@@ -312,7 +314,7 @@ extension ProxyWorker {
         }
         if down[index: i].out.isFull { return }
         // Room again: let a paused upstream continue.
-        if down[index: i].x != nil, let u = down[index: i].x!.upstream, up.contains(u), up[index: u.index].readPaused {
+        if down[index: i].hasX, let u = down[index: i].x.upstream, up.contains(u), up[index: u.index].readPaused {
             upReadable(u)
         }
     }
@@ -330,12 +332,12 @@ extension ProxyWorker {
         let i = h.index
         let d = down[index: i]
         if d.closed { return }
-        if d.x == nil && d.input.end > d.input.start {
+        if !d.hasX && d.input.end > d.input.start {
             // Slowloris: a head that did not complete in time.
             startErrorExchange(h, .headerTimeout)
-        } else if d.x == nil {
+        } else if !d.hasX {
             closeDown(h)
-        } else if case .tunnel = d.x!.respBody {
+        } else if case .tunnel = d.x.respBody {
             // An upgraded connection idle in both directions.
             closeDown(h)
         }
@@ -343,14 +345,15 @@ extension ProxyWorker {
 
     func requestTimeout(_ h: SlabHandle) {
         let i = h.index
-        guard !down[index: i].closed, down[index: i].x != nil else { return }
+        guard !down[index: i].closed, down[index: i].hasX else { return }
         failExchange(h, .upstreamTimeout)
     }
 
     /// The client went away (EOF or reset). An exchange in flight is abandoned.
     func clientClosed(_ h: SlabHandle, reset: Bool = false) {
         let i = h.index
-        if let x = down[index: i].x, !x.responseDone {
+        if down[index: i].hasX, !down[index: i].x.responseDone {
+            let x = down[index: i].x
             if !reset, !x.requestHasBody || x.reqBody.isDone, !x.upgrade {
                 // Half-close after a complete request: still answer it (HTTP allows it).
                 down[index: i].closeAfterFlush = true
@@ -365,7 +368,8 @@ extension ProxyWorker {
     func closeDown(_ h: SlabHandle) {
         let i = h.index
         if down[index: i].closed { return }
-        if let x = down[index: i].x {
+        if down[index: i].hasX {
+            let x = down[index: i].x
             // A tunnel that ends is a finished exchange; anything else closed
             // mid-way (timeouts, shutdown) is counted as abandoned.
             if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }

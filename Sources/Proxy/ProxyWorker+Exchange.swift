@@ -15,7 +15,7 @@ extension ProxyWorker {
     /// and x-request-id (kept if present), and the framing we forward.
     func buildUpstreamHead(_ h: SlabHandle, _ head: RequestHead, _ buf: UnsafeRawBufferPointer) -> Bool {
         let i = h.index
-        guard down[index: i].x != nil else { return false }
+        guard down[index: i].hasX else { return false }
         let needed = head.h.headEnd - head.h.headStart + 512
         guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
         var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
@@ -52,11 +52,11 @@ extension ProxyWorker {
         if !hasHost {
             // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require it.
             w.append("host: ")
-            let c = down[index: i].x!.cluster
-            w.append(string: down[index: i].x!.snapshot.clusters[c].endpointNames[0])
+            let c = down[index: i].x.cluster
+            w.append(string: down[index: i].x.snapshot.clusters[c].endpointNames[0])
             w.append("\r\n")
         }
-        if case .chunked = down[index: i].x!.reqBody { w.append("transfer-encoding: chunked\r\n") }
+        if case .chunked = down[index: i].x.reqBody { w.append("transfer-encoding: chunked\r\n") }
         // x-forwarded-for: every earlier value, then this client.
         w.append("x-forwarded-for: ")
         if xffCount > 0 {
@@ -80,7 +80,7 @@ extension ProxyWorker {
             if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(start: w.base + idStart, count: w.count - idStart)) }
             w.append("\r\n")
         }
-        if down[index: i].x!.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
+        if down[index: i].x.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
             w.append("connection: upgrade\r\nupgrade: ")
             w.append(v)
             w.append("\r\n")
@@ -90,8 +90,8 @@ extension ProxyWorker {
             pool.release(b)
             return false
         }
-        down[index: i].x!.headBuffer = b
-        down[index: i].x!.headCount = w.count
+        down[index: i].x.headBuffer = b
+        down[index: i].x.headCount = w.count
         return true
     }
 
@@ -151,7 +151,8 @@ extension ProxyWorker {
     /// Parses the response head, then streams the body to the client.
     func processUp(_ u: SlabHandle) {
         let i = u.index
-        guard let owner = up[index: i].owner, down.contains(owner), var x = down[index: owner.index].x else { return }
+        guard let owner = up[index: i].owner, down.contains(owner), down[index: owner.index].hasX else { return }
+        var x = down[index: owner.index].x
         while !x.responseHeadSent {
             let s = up[index: i].input
             let base = pool.pointer(s.id)
@@ -208,7 +209,7 @@ extension ProxyWorker {
                     return failExchange(owner, .badResponse)
                 }
                 up[index: i].input.start += n
-                x = down[index: owner.index].x!
+                x = down[index: owner.index].x
                 if case .tunnel = x.respBody {
                     // Client bytes already buffered go up the tunnel too.
                     forwardRequestBody(owner)
@@ -223,9 +224,9 @@ extension ProxyWorker {
     /// hop-by-hop ones, our framing and `x-sluice-backend`.
     private func writeResponseHead(_ h: SlabHandle, _ resp: ResponseHead, _ buf: UnsafeRawBufferPointer, keepClient: Bool) -> Bool {
         let i = h.index
-        guard down[index: i].x != nil else { return false }
-        let respBody = down[index: i].x!.respBody, clientHTTP10 = down[index: i].x!.clientHTTP10
-        let backend = down[index: i].x!.backend
+        guard down[index: i].hasX else { return false }
+        let respBody = down[index: i].x.respBody, clientHTTP10 = down[index: i].x.clientHTTP10
+        let backend = down[index: i].x.backend
         let needed = resp.h.headEnd - resp.h.headStart + 256
         guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
         var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
@@ -274,7 +275,7 @@ extension ProxyWorker {
             pool.release(b)
             return false
         }
-        down[index: i].x!.bytesOut += Int64(w.count)
+        down[index: i].x.bytesOut += Int64(w.count)
         // Not flushed here: the body bytes already read join it in one writev.
         return true
     }
@@ -283,20 +284,20 @@ extension ProxyWorker {
     private func forwardResponseBody(_ u: SlabHandle, _ owner: SlabHandle) {
         let i = u.index
         let o = owner.index
-        guard down[index: o].x != nil, !down[index: o].x!.responseDone else { return }
+        guard down[index: o].hasX, !down[index: o].x.responseDone else { return }
         let s = up[index: i].input  // the buffer indices only, not the connection
-        if s.id >= 0, case .length(let rem) = down[index: o].x!.respBody {
+        if s.id >= 0, case .length(let rem) = down[index: o].x.respBody {
             // The common case, in place (no copy of the exchange).
             let n = Int(min(rem, Int64(s.end - s.start)))
             // No write slot: the bytes stay buffered and upReadable forwards them on resume.
             if n > 0 && !queueToClient(owner, pool.pointer(s.id) + s.start, n, s.id) { up[index: i].readPaused = true; return }
             up[index: i].input.start = s.start + n
             let left = rem - Int64(n)
-            down[index: o].x!.respBody = left == 0 ? .done : .length(left)
+            down[index: o].x.respBody = left == 0 ? .done : .length(left)
             if left == 0 { finishResponse(owner) } else { flushDown(owner) }
             return
         }
-        var x = down[index: o].x!
+        var x = down[index: o].x
         guard s.id >= 0 else {
             if x.respBody.isDone { finishResponse(owner) }
             return
@@ -368,7 +369,7 @@ extension ProxyWorker {
         }
         up[index: i].input.start = consumed
         // queueToClient counted bytes on the stored exchange; keep its count.
-        if let stored = down[index: owner.index].x { x.bytesOut = stored.bytesOut }
+        x.bytesOut = down[index: owner.index].x.bytesOut
         down[index: owner.index].x = x
         if failed {
             closeUp(u)
@@ -383,7 +384,7 @@ extension ProxyWorker {
             pool.release(buf)
             return false
         }
-        down[index: h.index].x!.bytesOut += Int64(n)
+        down[index: h.index].x.bytesOut += Int64(n)
         return true
     }
 
@@ -398,15 +399,15 @@ extension ProxyWorker {
     /// client waits for its next request (pipelined bytes are parsed now).
     func finishResponse(_ h: SlabHandle) {
         let i = h.index
-        guard down[index: i].x != nil else { return }
-        down[index: i].x!.responseDone = true
-        let requestDone = down[index: i].x!.reqBody.isDone
-        if let u = down[index: i].x!.upstream, up.contains(u) {
+        guard down[index: i].hasX else { return }
+        down[index: i].x.responseDone = true
+        let requestDone = down[index: i].x.reqBody.isDone
+        if let u = down[index: i].x.upstream, up.contains(u) {
             if requestDone { releaseUpstream(u) } else { closeUp(u) }
         }
-        let headBuffer = down[index: i].x!.headBuffer
+        let headBuffer = down[index: i].x.headBuffer
         if headBuffer >= 0 { pool.release(headBuffer) }
-        let keep = down[index: i].x!.clientKeepAlive && requestDone
+        let keep = down[index: i].x.clientKeepAlive && requestDone
         recordEnd(h, error: nil)
         endExchange(h, keepAlive: keep)
     }
@@ -433,7 +434,7 @@ extension ProxyWorker {
         }
         // Edge-triggered: read again only if bytes arrived while we were busy
         // (a read now would mostly end in EAGAIN: a wasted syscall).
-        if !down[index: i].closed && down[index: i].x == nil && down[index: i].readPaused { downReadable(h) }
+        if !down[index: i].closed && !down[index: i].hasX && down[index: i].readPaused { downReadable(h) }
     }
 
     /// Counts the exchange once, on this worker's shard: status, latency
@@ -441,21 +442,21 @@ extension ProxyWorker {
     /// went away before any answer counts as 499 (nginx's convention).
     func recordEnd(_ h: SlabHandle, error: ProxyError?) {
         let i = h.index
-        guard down[index: i].x != nil, !down[index: i].x!.recorded else { return }
-        down[index: i].x!.recorded = true
+        guard down[index: i].hasX, !down[index: i].x.recorded else { return }
+        down[index: i].x.recorded = true
         guard recording else { return }
         // Fields read in place: copying the exchange would retain its snapshot.
-        let slot = Int(down[index: i].x!.seriesSlot)
-        let sent = down[index: i].x!.status
-        let status = error == .clientAbort && !down[index: i].x!.responseHeadSent ? 499 : (sent > 0 ? sent : error?.status ?? 0)
-        let micros = (sl_monotonic_ns() &- down[index: i].x!.startNanos) / 1000
+        let slot = Int(down[index: i].x.seriesSlot)
+        let sent = down[index: i].x.status
+        let status = error == .clientAbort && !down[index: i].x.responseHeadSent ? 499 : (sent > 0 ? sent : error?.status ?? 0)
+        let micros = (sl_monotonic_ns() &- down[index: i].x.startNanos) / 1000
         let reason = error?.telemetryReason ?? .none
         shard.record(slot: slot, status: status, latencyMicros: micros, error: reason)
         guard let ring else { return }
         // The full record, for the monitor push and the access log. Fields
         // are read in place (a copy of the exchange would retain its snapshot).
         let d = Int(i)
-        if !drafts.isOpen(d) { startDraft(i, method: down[index: i].x!.method) }
+        if !drafts.isOpen(d) { startDraft(i, method: down[index: i].x.method) }
         if drafts.text(d, .requestID).count == 0 {
             // No upstream head was built (a refused or unrouted request): the
             // record still gets an id, as Envoy's access log would.
@@ -469,13 +470,13 @@ extension ProxyWorker {
         // Wall-clock start from the one clock read the record needs.
         f.tsMillis = sl_realtime_ms() &- micros / 1000
         f.latencyMicros = micros
-        f.upstreamMicros = down[index: i].x!.upstreamMicros
+        f.upstreamMicros = down[index: i].x.upstreamMicros
         f.status = UInt16(clamping: status)
         f.error = reason
         f.seriesSlot = Int32(slot)
-        f.bytesIn = down[index: i].x!.bytesIn
-        f.bytesOut = down[index: i].x!.bytesOut
-        f.endpointSlot = down[index: i].x!.endpointSlot
+        f.bytesIn = down[index: i].x.bytesIn
+        f.bytesOut = down[index: i].x.bytesOut
+        f.endpointSlot = down[index: i].x.endpointSlot
         f.methodCode = drafts.methodCode(d)
         drafts.publish(d, f, to: ring)
     }
@@ -494,7 +495,8 @@ extension ProxyWorker {
     /// client: retry when that cannot run the request twice, else answer.
     func upstreamFailed(_ h: SlabHandle, _ e: ProxyError) {
         let i = h.index
-        guard down.contains(h), var x = down[index: i].x else { return }
+        guard down.contains(h), down[index: i].hasX else { return }
+        var x = down[index: i].x
         if let u = x.upstream, up.contains(u) { closeUp(u) }
         x.upstream = nil
         let safe = !x.responseHeadSent && !x.requestHasBody && x.method.isIdempotent && x.headBuffer >= 0
@@ -524,9 +526,9 @@ extension ProxyWorker {
     /// client when the response head already went out.
     func failExchange(_ h: SlabHandle, _ e: ProxyError) {
         let i = h.index
-        guard down.contains(h), !down[index: i].closed, var x = down[index: i].x else { return }
+        guard down.contains(h), !down[index: i].closed, down[index: i].hasX else { return }
         abandonUpstream(h)
-        x = down[index: i].x!
+        var x = down[index: i].x
         if x.responseHeadSent {
             recordEnd(h, error: e)
             closeDown(h)
@@ -549,20 +551,22 @@ extension ProxyWorker {
     /// Ends slot `i`'s exchange, if any, and lets its snapshot go (the
     /// one release matching the retain that made it).
     @inline(__always) func clearExchange(_ i: Int32) {
-        guard down[index: i].x != nil else { return }
-        down[index: i].x!.snapshotRef.release()
-        down[index: i].x = nil
+        guard down[index: i].hasX else { return }
+        down[index: i].x.snapshotRef?.release()
+        down[index: i].x = Exchange.none
+        down[index: i].hasX = false
     }
 
     /// A request that failed before an exchange began (a bad head, a slow one).
     func startErrorExchange(_ h: SlabHandle, _ e: ProxyError) {
         let i = h.index
         down[index: i].requests += 1
-        assert(down[index: i].x == nil, "an exchange began over another")
+        assert(!down[index: i].hasX, "an exchange began over another")
         down[index: i].x = Exchange(snapshotRef: .passRetained(snapshot), route: -1, backend: .active, cluster: -1, method: .get,
                                     clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
                                     reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())
-        down[index: i].x!.seriesSlot = Int32(snapshot.unroutedSlot)
+        down[index: i].hasX = true
+        down[index: i].x.seriesSlot = Int32(snapshot.unroutedSlot)
         // Nothing after a refused head can be trusted: drop it.
         down[index: i].input.start = down[index: i].input.end
         failExchange(h, e)
@@ -594,7 +598,7 @@ extension ProxyWorker {
             pool.release(b)
             return
         }
-        down[index: h.index].x?.bytesOut += Int64(total)
+        if down[index: h.index].hasX { down[index: h.index].x.bytesOut += Int64(total) }
         // Not flushed here: the exchange is counted first (endExchange
         // flushes), so a client that reads the answer and then scrapes
         // /metrics always finds it counted.

@@ -11,17 +11,17 @@ extension ProxyWorker {
     /// one under `max_connections`, or a place in the cluster's queue.
     func acquireUpstream(_ h: SlabHandle, fresh: Bool = false) {
         let i = h.index
-        guard down[index: i].x != nil else { return }
+        guard down[index: i].hasX else { return }
         // Fields are read and written in place: a copy of the exchange (or of
         // the cluster, with its arrays) costs more than the rest of this.
-        down[index: i].x!.upstreamStartNanos = sl_monotonic_ns()
-        let c = down[index: i].x!.cluster
+        down[index: i].x.upstreamStartNanos = sl_monotonic_ns()
+        let c = down[index: i].x.cluster
         let snap = snapshot
         // The exchange's cluster index must name the same cluster in the
         // current snapshot (usually the same snapshot: no string compare).
-        let same = down[index: i].x!.snapshotRef.toOpaque() == Unmanaged.passUnretained(snap).toOpaque()
+        let same = down[index: i].x.snapshotRef?.toOpaque() == Unmanaged.passUnretained(snap).toOpaque()
         guard c >= 0, c < snap.clusters.count,
-              same || down[index: i].x!.snapshot.clusters[c].name == snap.clusters[c].name else {
+              same || down[index: i].x.snapshot.clusters[c].name == snap.clusters[c].name else {
             return failExchange(h, .noHealthyEndpoint)
         }
         let picked = snap.clusters.withUnsafeBufferPointer { clusters in
@@ -32,8 +32,8 @@ extension ProxyWorker {
             }
         }
         guard let e = picked else { return failExchange(h, .noHealthyEndpoint) }
-        down[index: i].x!.endpoint = e
-        down[index: i].x!.endpointSlot = snap.clusters[c].endpointSlots[e]
+        down[index: i].x.endpoint = e
+        down[index: i].x.endpointSlot = snap.clusters[c].endpointSlots[e]
         // A warm idle connection first (LIFO), unless a fresh one is required.
         if !fresh {
             while let u = idle[c][e].popLast() {
@@ -44,8 +44,8 @@ extension ProxyWorker {
                 up[index: u.index].reused = true
                 up[index: u.index].responseBytes = 0
                 up[index: u.index].parser.reset()
-                down[index: i].x!.upstream = u
-                down[index: i].x!.reusedUpstream = true
+                down[index: i].x.upstream = u
+                down[index: i].x.reusedUpstream = true
                 activeRequests[c][e] += 1
                 sendHead(h)
                 return
@@ -55,7 +55,7 @@ extension ProxyWorker {
         for n in connCount[c] { total += n }
         if total >= snap.clusters[c].maxConnections {
             if pending[c].count >= snap.clusters[c].maxPending { return failExchange(h, .overflow) }
-            down[index: i].x!.waitingInQueue = true
+            down[index: i].x.waitingInQueue = true
             pending[c].append(h)
             return
         }
@@ -76,24 +76,24 @@ extension ProxyWorker {
         connCount[c][e] += 1
         activeRequests[c][e] += 1
         shard.adjustGauge(snap.clusterGaugeSlots[c], by: 1)
-        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + down[index: i].x!.snapshot.config.timeouts.connect)
-        down[index: i].x!.upstream = uh
-        down[index: i].x!.reusedUpstream = false
+        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + down[index: i].x.snapshot.config.timeouts.connect)
+        down[index: i].x.upstream = uh
+        down[index: i].x.reusedUpstream = false
         // Queue the head now; it goes out once the connect completes.
         queueHead(h, uh)
     }
 
     /// Queues the built head (and any body already buffered) on the upstream.
     func sendHead(_ h: SlabHandle) {
-        guard down[index: h.index].x != nil, let u = down[index: h.index].x!.upstream else { return }
+        guard down[index: h.index].hasX, let u = down[index: h.index].x.upstream else { return }
         queueHead(h, u)
         forwardRequestBody(h)
         flushUp(u)
     }
 
     private func queueHead(_ h: SlabHandle, _ u: SlabHandle) {
-        guard down[index: h.index].x != nil else { return }
-        let head = down[index: h.index].x!.headBuffer, count = down[index: h.index].x!.headCount
+        guard down[index: h.index].hasX else { return }
+        let head = down[index: h.index].x.headBuffer, count = down[index: h.index].x.headCount
         guard head >= 0 else { return }
         pool.retain(head)
         if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(head), count: count, buffer: head), pool: pool) {
@@ -105,9 +105,8 @@ extension ProxyWorker {
     func servePending(_ c: Int) {
         while let h = pending[c].first {
             pending[c].removeFirst()
-            guard down.contains(h), !down[index: h.index].closed, var x = down[index: h.index].x else { continue }
-            x.waitingInQueue = false
-            down[index: h.index].x = x
+            guard down.contains(h), !down[index: h.index].closed, down[index: h.index].hasX else { continue }
+            down[index: h.index].x.waitingInQueue = false
             acquireUpstream(h)
             return
         }
@@ -236,10 +235,11 @@ extension ProxyWorker {
     /// otherwise the exchange failed (retried when nothing was received).
     func upstreamEOF(_ u: SlabHandle, reset: Bool = false) {
         let i = u.index
-        guard let owner = up[index: i].owner, down.contains(owner), let x = down[index: owner.index].x else {
+        guard let owner = up[index: i].owner, down.contains(owner), down[index: owner.index].hasX else {
             closeUp(u)
             return
         }
+        let x = down[index: owner.index].x
         if !reset, case .untilClose = x.respBody {
             up[index: i].keepAlive = false
             finishResponse(owner)
@@ -260,7 +260,8 @@ extension ProxyWorker {
 
     /// Detaches and closes the exchange's upstream (it cannot be reused).
     func abandonUpstream(_ h: SlabHandle) {
-        guard var x = down[index: h.index].x else { return }
+        guard down[index: h.index].hasX else { return }
+        var x = down[index: h.index].x
         if x.waitingInQueue, x.cluster >= 0, x.cluster < pending.count {
             pending[x.cluster].removeAll { $0 == h }
             x.waitingInQueue = false
@@ -288,9 +289,8 @@ extension ProxyWorker {
             connCount[s.cluster][s.endpoint] -= 1
             if !wasIdle { activeRequests[s.cluster][s.endpoint] -= 1 }
             if wasIdle { idle[s.cluster][s.endpoint].removeAll { $0 == u } }
-            if let o = s.owner, down.contains(o), var x = down[index: o.index].x, x.upstream == u {
-                x.upstream = nil
-                down[index: o.index].x = x
+            if let o = s.owner, down.contains(o), down[index: o.index].hasX, down[index: o.index].x.upstream == u {
+                down[index: o.index].x.upstream = nil
             }
             servePending(s.cluster)
         }

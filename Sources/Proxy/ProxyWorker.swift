@@ -203,7 +203,7 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
         listeners.removeAll()
         for h in down.handles {
             let d = down[index: h.index]
-            if d.x == nil && d.input.start == d.input.end && !d.closed { closeDown(h) }
+            if !d.hasX && d.input.start == d.input.end && !d.closed { closeDown(h) }
         }
         if down.count - deadDown.count == 0 { drained.store(true, ordering: .releasing) }
     }

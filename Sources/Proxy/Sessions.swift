@@ -27,9 +27,10 @@ struct Exchange {
     /// exchange is made, released once by `ProxyWorker.clearExchange`.
     /// Unmanaged so an exchange is plain data: the request path copies
     /// it as bytes, without retain/release or a copy witness per copy.
-    let snapshotRef: Unmanaged<ProxySnapshot>
+    /// nil only in `Exchange.none`, the value an idle connection holds.
+    var snapshotRef: Unmanaged<ProxySnapshot>?
     /// Borrowed: valid while the exchange is.
-    var snapshot: ProxySnapshot { snapshotRef.takeUnretainedValue() }
+    var snapshot: ProxySnapshot { snapshotRef!.takeUnretainedValue() }
     var route: Int
     var backend: Backend
     var cluster: Int
@@ -67,6 +68,11 @@ struct Exchange {
     var status = 0
     var bytesIn: Int64 = 0
     var bytesOut: Int64 = 0
+
+    /// What `Downstream.x` holds between exchanges (`hasX` false).
+    static let none = Exchange(snapshotRef: nil, route: -1, backend: .active, cluster: -1, method: .get,
+                               clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
+                               reqBody: .none, requestHasBody: false, startNanos: 0)
 }
 
 /// A client connection. Owned by one worker, reached by slab index.
@@ -77,7 +83,11 @@ struct Downstream {
     var input = ReadBuffer()
     var parser: RequestParser
     var out = WriteQueue()
-    var x: Exchange?
+    /// The exchange in progress, valid while `hasX`. Not an optional: the
+    /// request path tests and unwraps it dozens of times per request, and
+    /// `Exchange?`'s tag is read through an outlined call each time.
+    var x = Exchange.none
+    var hasX = false
     /// Reading stopped (back-pressure or nothing to do); resume explicitly.
     var readPaused = false
     /// Close once `out` drains.
