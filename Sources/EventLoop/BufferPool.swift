@@ -103,7 +103,7 @@ public final class BufferPool {
 
     @inlinable @inline(__always)
     public func retain(_ id: BufferID) {
-        if isLarge(id) { large!.retain(id - BufferPool.largeBase); return }
+        if isLarge(id) { return retainLarge(id) }
         refs[Int(id)] += 1
     }
 
@@ -127,12 +127,19 @@ public final class BufferPool {
         inUse -= 1
     }
 
+    @usableFromInline func retainLarge(_ id: BufferID) { large!.retain(id - BufferPool.largeBase) }
+
+    @usableFromInline func largePointer(_ id: BufferID) -> UnsafeMutableRawPointer {
+        large!.pointer(id - BufferPool.largeBase)
+    }
+
     /// Not inlined: the large class's release, off the common path.
     @usableFromInline func releaseSlow(_ id: BufferID) { release(id) }
 
     @inlinable @inline(__always)
     public func pointer(_ id: BufferID) -> UnsafeMutableRawPointer {
-        if id >= BufferPool.largeBase { return large!.pointer(id - BufferPool.largeBase) }
+        // The large class out of line: a recursive call here kept this from inlining.
+        if id >= BufferPool.largeBase { return largePointer(id) }
         let i = Int(id)
         return chunks[i / perChunk] + (i % perChunk) * bufferSize
     }
