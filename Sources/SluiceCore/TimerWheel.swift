@@ -10,14 +10,25 @@
 /// pass until a pass finds its deadline reached.
 ///
 /// Not thread-safe: owned by one loop.
-public struct TimerWheel: ~Copyable, @unchecked Sendable {
+public struct TimerWheel: @unchecked Sendable {
     public let resolution: Millis
     private let slotMask: Int
     /// Per timer id: its list links, bucket and deadline (0 when not armed).
     private struct Node { var next: Int32 = -1; var prev: Int32 = -1; var bucket: Int32 = -1; var deadline: Millis = 0 }
-    // Raw storage, owned by this (non-copyable) value: arm and cancel run
-    // several times per request, and Array's uniqueness and bounds checks
-    // were most of their cost.
+    /// Owns the raw storage below (freed when the last copy of the wheel
+    /// goes). Arm and cancel run several times per request, and Array's
+    /// uniqueness and bounds checks were most of their cost. (A wheel is
+    /// meant to have one owner: copies share its storage.)
+    private final class Storage: @unchecked Sendable {
+        var blocks: [UnsafeMutableRawPointer] = []
+        func allocate<T>(_ type: T.Type, _ n: Int) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: n)
+            blocks.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        deinit { for b in blocks { b.deallocate() } }
+    }
+    private let storage = Storage()
     private var nodes: UnsafeMutablePointer<Node>
     private var nodeCount: Int
     /// Head timer id per bucket, -1 when empty.
@@ -45,31 +56,26 @@ public struct TimerWheel: ~Copyable, @unchecked Sendable {
         while s < slots { s <<= 1 }
         self.resolution = max(1, resolution)
         slotMask = s - 1
-        heads = .allocate(capacity: s)
+        heads = storage.allocate(Int32.self, s)
         heads.initialize(repeating: -1, count: s)
         occupiedWords = max(1, s / 64)
-        occupied = .allocate(capacity: occupiedWords)
+        occupied = storage.allocate(UInt64.self, occupiedWords)
         occupied.initialize(repeating: 0, count: occupiedWords)
         nodeCount = max(1, capacity)
-        nodes = .allocate(capacity: nodeCount)
+        nodes = storage.allocate(Node.self, nodeCount)
         nodes.initialize(repeating: Node(), count: nodeCount)
         cursorTick = now / self.resolution
         due.reserveCapacity(64)
     }
 
-    deinit {
-        nodes.deallocate()
-        heads.deallocate()
-        occupied.deallocate()
-    }
-
-    /// Ensures ids below `capacity` can be used without growth.
+    /// Ensures ids below `capacity` can be used without growth. (The old
+    /// node block stays with the storage until the wheel goes: growth is
+    /// rare and doubles, so that is at most the final size again.)
     public mutating func reserve(_ capacity: Int) {
         guard capacity > nodeCount else { return }
-        let nb = UnsafeMutablePointer<Node>.allocate(capacity: capacity)
-        nb.moveInitialize(from: nodes, count: nodeCount)
+        let nb = storage.allocate(Node.self, capacity)
+        nb.initialize(from: nodes, count: nodeCount)
         (nb + nodeCount).initialize(repeating: Node(), count: capacity - nodeCount)
-        nodes.deallocate()
         nodes = nb
         nodeCount = capacity
     }
