@@ -46,4 +46,42 @@ final class ByteClassExhaustiveTests: XCTestCase {
             }
         }
     }
+
+    /// Header names are matched 8 bytes at a time with case folding by bit
+    /// 0x20: every known name matches in any case, and changing any one of
+    /// its bytes to any other tchar makes it unknown.
+    func testKnownNamesMatchInAnyCaseAndNothingNearThem() {
+        let known: [(String, KnownHeader, String)] = [
+            ("te", .te, "x"), ("host", .host, "a"), ("expect", .expect, "x"), ("upgrade", .upgrade, "x"),
+            ("trailer", .trailer, "x"), ("connection", .connection, "close"), ("keep-alive", .keepAlive, "x"),
+            ("x-request-id", .xRequestID, "x"), ("content-length", .contentLength, "0"),
+            ("x-forwarded-for", .xForwardedFor, "x"), ("proxy-connection", .proxyConnection, "x"),
+            ("transfer-encoding", .transferEncoding, "chunked"), ("x-forwarded-proto", .xForwardedProto, "x"),
+            ("proxy-authenticate", .proxyAuthenticate, "x"), ("proxy-authorization", .proxyAuthorization, "x"),
+        ]
+        func kind(_ name: [UInt8], _ value: String) -> KnownHeader? {
+            let raw = Array("HTTP/1.1 200 OK\r\n".utf8) + name + Array(": \(value)\r\n\r\n".utf8)
+            let p = parseResponse(bytes: raw)
+            return p.head.h.kinds.first
+        }
+        for (name, k, value) in known {
+            XCTAssertEqual(kind(Array(name.utf8), value), k, name)
+            XCTAssertEqual(kind(Array(name.uppercased().utf8), value), k, name.uppercased())
+            let mixed = name.enumerated().map { $0.offset % 2 == 0 ? Character($0.element.uppercased()) : $0.element }
+            XCTAssertEqual(kind(Array(String(mixed).utf8), value), k, String(mixed))
+            let bytes = Array(name.utf8)
+            var checked = 0
+            for at in bytes.indices {
+                for c in Self.tchars {
+                    // The same byte, or the same letter in upper case, still matches.
+                    if c == bytes[at] || (c >= 0x41 && c <= 0x5A && c | 0x20 == bytes[at]) { continue }
+                    checked += 1
+                    var m = bytes
+                    m[at] = c
+                    XCTAssertEqual(kind(m, "x"), .other, "\(String(decoding: m, as: UTF8.self))")
+                }
+            }
+            XCTAssertGreaterThanOrEqual(checked, bytes.count * (Self.tchars.count - 2), name)
+        }
+    }
 }
