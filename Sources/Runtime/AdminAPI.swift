@@ -4,6 +4,7 @@ import Foundation
 import Proxy
 import Routing
 import SluiceCore
+import Telemetry
 
 /// The admin API's resources (SPEC §6) over the running snapshot: routes,
 /// weights, promote/rollback, config, reload. Runs on the admin thread.
@@ -37,7 +38,7 @@ extension SluiceRuntime {
                 try reloadFromFile()
                 return .json(200, "{\"reloaded\":true}\n")
             } catch {
-                return .json(400, "{\"error\":\"invalid_config\",\"detail\":\(jsonString("\(error)"))}\n")
+                return .json(400, "{\"error\":\"invalid_config\",\"detail\":\(StatsJSON.json("\(error)"))}\n")
             }
         default:
             return nil
@@ -62,9 +63,9 @@ extension SluiceRuntime {
             }
             return .json(200, routeJSON(snap.table.routes[snap.table.index(named: name)!]) + "\n")
         } catch let r as AdminRefusal {
-            return .json(r.status, "{\"error\":\"\(r.reason)\"\(r.detail.map { ",\"detail\":\(jsonString($0))" } ?? "")}\n")
+            return .json(r.status, "{\"error\":\"\(r.reason)\"\(r.detail.map { ",\"detail\":\(StatsJSON.json($0))" } ?? "")}\n")
         } catch {
-            return .json(500, "{\"error\":\"state_write_failed\",\"detail\":\(jsonString("\(error)"))}\n")
+            return .json(500, "{\"error\":\"state_write_failed\",\"detail\":\(StatsJSON.json("\(error)"))}\n")
         }
     }
 
@@ -89,9 +90,9 @@ extension SluiceRuntime {
 
     func routeJSON(_ r: Route) -> String {
         let snap = proxy.store.load()
-        let preview = r.previewCluster.map { jsonString(snap.clusters[$0].name) } ?? "null"
-        return "{\"name\":\(jsonString(r.name)),\"prefix\":\(jsonString(String(decoding: r.prefix, as: UTF8.self))),"
-            + "\"active\":\(jsonString(snap.clusters[r.activeCluster].name)),\"preview\":\(preview),"
+        let preview = r.previewCluster.map { StatsJSON.json(snap.clusters[$0].name) } ?? "null"
+        return "{\"name\":\(StatsJSON.json(r.name)),\"prefix\":\(StatsJSON.json(String(decoding: r.prefix, as: UTF8.self))),"
+            + "\"active\":\(StatsJSON.json(snap.clusters[r.activeCluster].name)),\"preview\":\(preview),"
             + "\"weights\":{\"active\":\(r.weights.active),\"preview\":\(r.weights.preview)}}"
     }
 }
@@ -106,20 +107,4 @@ struct AdminRefusal: Error {
         self.reason = reason
         self.detail = detail
     }
-}
-
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }

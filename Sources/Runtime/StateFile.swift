@@ -2,6 +2,7 @@ import Config
 import Foundation
 import Proxy
 import Routing
+import Telemetry
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ enum StateFile {
     /// `{"routes":{"name":{"active":N,"preview":N},...}}`, routes with a preview only.
     static func encode(_ snap: ProxySnapshot) -> String {
         let items = snap.table.routes.filter { $0.previewCluster != nil }.map {
-            "\(jsonString($0.name)):{\"active\":\($0.weights.active),\"preview\":\($0.weights.preview)}"
+            "\(StatsJSON.json($0.name)):{\"active\":\($0.weights.active),\"preview\":\($0.weights.preview)}"
         }
         return "{\"routes\":{" + items.joined(separator: ",") + "}}\n"
     }
@@ -68,24 +69,24 @@ enum StateFile {
 /// the token file's path is shown, not its content).
 enum ConfigJSON {
     static func render(_ c: SluiceConfig) -> String {
-        func opt(_ s: String?) -> String { s.map(jsonString) ?? "null" }
+        func opt(_ s: String?) -> String { s.map(StatsJSON.json) ?? "null" }
         let clusters = c.clusters.map { cl in
-            "\(jsonString(cl.name)):{\"endpoints\":[\(cl.endpoints.map(jsonString).joined(separator: ","))],"
-                + "\"lb\":\(jsonString(cl.lb.rawValue)),\"max_connections\":\(cl.maxConnections),\"max_pending\":\(cl.maxPending),"
-                + "\"health_check\":\(cl.healthCheck.map { "{\"path\":\(jsonString($0.path)),\"interval_ms\":\($0.interval),\"timeout_ms\":\($0.timeout)}" } ?? "null")}"
+            "\(StatsJSON.json(cl.name)):{\"endpoints\":[\(cl.endpoints.map(StatsJSON.json).joined(separator: ","))],"
+                + "\"lb\":\(StatsJSON.json(cl.lb.rawValue)),\"max_connections\":\(cl.maxConnections),\"max_pending\":\(cl.maxPending),"
+                + "\"health_check\":\(cl.healthCheck.map { "{\"path\":\(StatsJSON.json($0.path)),\"interval_ms\":\($0.interval),\"timeout_ms\":\($0.timeout)}" } ?? "null")}"
         }
         let routes = c.routes.map { r in
-            "{\"name\":\(jsonString(r.name)),\"prefix\":\(jsonString(r.prefix)),\"active\":\(jsonString(r.active)),"
+            "{\"name\":\(StatsJSON.json(r.name)),\"prefix\":\(StatsJSON.json(r.prefix)),\"active\":\(StatsJSON.json(r.active)),"
                 + "\"preview\":\(opt(r.preview)),\"weights\":{\"active\":\(r.weights.active),\"preview\":\(r.weights.preview)},"
                 + "\"timeout_ms\":\(r.timeout.map(String.init) ?? "null")}"
         }
-        return "{\"listen\":[\(c.listen.map(jsonString).joined(separator: ","))],"
+        return "{\"listen\":[\(c.listen.map(StatsJSON.json).joined(separator: ","))],"
             + "\"workers\":\(c.workers.map(String.init) ?? "\"auto\""),"
-            + "\"admin\":{\"listen\":\(jsonString(c.admin.listen)),\"token_file\":\(opt(c.admin.tokenFile)),\"state_file\":\(opt(c.admin.stateFile))},"
+            + "\"admin\":{\"listen\":\(StatsJSON.json(c.admin.listen)),\"token_file\":\(opt(c.admin.tokenFile)),\"state_file\":\(opt(c.admin.stateFile))},"
             + "\"limits\":{\"max_connections\":\(c.limits.maxConnections),\"max_request_header_bytes\":\(c.limits.maxRequestHeaderBytes),\"max_request_body_bytes\":\(c.limits.maxRequestBodyBytes)},"
             + "\"timeouts_ms\":{\"connect\":\(c.timeouts.connect),\"request\":\(c.timeouts.request),\"idle\":\(c.timeouts.idle),\"header\":\(c.timeouts.header),\"drain\":\(c.timeouts.drain)},"
             + "\"clusters\":{\(clusters.joined(separator: ","))},"
             + "\"routes\":[\(routes.joined(separator: ","))],"
-            + "\"monitor\":{\"push\":\(c.monitor.push.map { "{\"url\":\(jsonString($0.url))}" } ?? "null"),\"access_log\":\(opt(c.monitor.accessLog)),\"envoy_metrics\":\(c.monitor.envoyMetrics)}}\n"
+            + "\"monitor\":{\"push\":\(c.monitor.push.map { "{\"url\":\(StatsJSON.json($0.url))}" } ?? "null"),\"access_log\":\(opt(c.monitor.accessLog)),\"envoy_metrics\":\(c.monitor.envoyMetrics)}}\n"
     }
 }

@@ -39,7 +39,7 @@ public final class RecordRing: @unchecked Sendable {
 
     /// Entry layout: a 4-byte length (of the whole entry, padded to 8; the
     /// top bit marks filler up to the end of the buffer), the three text
-    /// lengths, a flags byte, then `RecordFields`, then the text bytes.
+    /// lengths, a spare byte, then `RecordFields`, then the text bytes.
     static let fieldsOffset = 8
     static let textOffset = fieldsOffset + MemoryLayout<RecordFields>.stride
     static let fillerBit: UInt32 = 1 << 31
@@ -131,7 +131,6 @@ public struct RecordDrafts: ~Copyable {
 
     /// Per slot: open flag, method code, three lengths, then three 128-byte texts.
     static let stride = 8 + 3 * InlineText128.capacity
-    static let methodAt = 8, pathAt = 8 + InlineText128.capacity, idAt = 8 + 2 * InlineText128.capacity
 
     public init(capacity: Int = 64) {
         count = max(1, capacity)

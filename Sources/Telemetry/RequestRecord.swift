@@ -7,8 +7,6 @@ public struct InlineText128: Sendable {
                           UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
         (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     public private(set) var count: UInt8 = 0
-    /// The source was longer and was cut.
-    public private(set) var truncated = false
     public static let capacity = 128
 
     public init() {}
@@ -19,25 +17,6 @@ public struct InlineText128: Sendable {
             if n > 0 { dst.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
         }
         count = UInt8(n)
-        truncated = bytes.count > n
-    }
-
-    /// Takes `other`'s text, copying only the bytes in use.
-    @inline(__always)
-    public mutating func copy(from other: InlineText128) {
-        let n = Int(other.count)
-        withUnsafeMutableBytes(of: &storage) { dst in
-            other.withBytes { src in
-                if n > 0 { dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
-            }
-        }
-        count = other.count
-        truncated = other.truncated
-    }
-
-    public mutating func clear() {
-        count = 0
-        truncated = false
     }
 
     public mutating func set(_ s: String) {
