@@ -165,6 +165,12 @@ public final class ProxyServer: @unchecked Sendable {
         store.load().clusters[cluster].health[endpoint].isHealthy
     }
 
+    /// Exchanges in progress on worker `i`. Call it on that worker's loop
+    /// (tests: every exchange must leave the slab when it ends).
+    public func exchangesInProgress(worker i: Int) -> Int {
+        workers.withLock { $0[i] }?.exchanges.count ?? 0
+    }
+
     /// Sum of a counter over workers.
     public func total(_ read: (WorkerStats) -> Int) -> Int {
         stats.reduce(0) { $0 + read($1) }

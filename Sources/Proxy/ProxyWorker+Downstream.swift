@@ -29,7 +29,7 @@ extension ProxyWorker {
             switch Sys.read(fd, at, space) {
             case .bytes(let n):
                 down[index: i].input.end += n
-                if down[index: i].hasX { down[index: i].x.bytesIn += Int64(n) }
+                if down[index: i].hasX { exchanges[unchecked: down[index: i].xSlot].bytesIn += Int64(n) }
                 processDown(h)
                 if n < space && !down[index: i].hangupSeen { return }
             case .eof:
@@ -52,13 +52,13 @@ extension ProxyWorker {
         let i = h.index
         if down[index: i].closeAfterFlush { return false }
         guard down[index: i].hasX else { return true }
-        if down[index: i].x.waitingInQueue { return false }
-        guard let u = down[index: i].x.upstream else { return false }
+        if exchanges[unchecked: down[index: i].xSlot].waitingInQueue { return false }
+        guard let u = exchanges[unchecked: down[index: i].xSlot].upstream else { return false }
         if up.contains(u) {
             if up[index: u.index].state == .connecting { return false }
             if up[index: u.index].out.isFull { return false }
         }
-        switch down[index: i].x.reqBody {
+        switch exchanges[unchecked: down[index: i].xSlot].reqBody {
         case .length, .chunked, .tunnel: return true
         default: return false
         }
@@ -141,8 +141,7 @@ extension ProxyWorker {
         x.bytesIn = Int64(headLength)
         x.seriesSlot = Int32(snap.unroutedSlot)
         assert(!down[index: i].hasX, "an exchange began over another")
-        down[index: i].x = x
-        down[index: i].hasX = true
+        down[index: i].xSlot = exchanges.insert(x).index
         if ring != nil {
             startDraft(i, method: head.method)
             if head.method == .other { drafts.set(Int(i), .method, UnsafeRawBufferPointer(rebasing: headBytes[head.methodRange])) }
@@ -179,7 +178,7 @@ extension ProxyWorker {
         x.backend = backend
         x.seriesSlot = Int32(snap.seriesSlots[r][Int(backend.rawValue)])
         x.cluster = route.cluster(for: backend)
-        down[index: i].x = x
+        exchanges[unchecked: down[index: i].xSlot] = x
 
         // Build the upstream head now, while the client's head is in the buffer.
         guard buildUpstreamHead(h, head, headBytes) else { return failExchange(h, .badRequest(.headTooLarge)) }
@@ -228,8 +227,8 @@ extension ProxyWorker {
     /// framing is forwarded as it is). Stops when the queue is full.
     func forwardRequestBody(_ h: SlabHandle) {
         let i = h.index
-        guard down[index: i].hasX, let u = down[index: i].x.upstream, up.contains(u) else { return }
-        var x = down[index: i].x
+        guard down[index: i].hasX, let u = exchanges[unchecked: down[index: i].xSlot].upstream, up.contains(u) else { return }
+        var x = exchanges[unchecked: down[index: i].xSlot]
         if up[index: u.index].state == .connecting { return }
         let d = down[index: i].input  // the buffer indices only, not the session
         guard d.id >= 0 else { return }
@@ -256,12 +255,12 @@ extension ProxyWorker {
                 }
             }
             if failed {
-                down[index: i].x = x
+                exchanges[unchecked: down[index: i].xSlot] = x
                 return failExchange(h, .badRequest(.badChunkSize))
             }
             let limit = x.snapshot.config.limits.maxRequestBodyBytes
             if limit > 0 && dec.bodyBytes > limit {
-                down[index: i].x = x
+                exchanges[unchecked: down[index: i].xSlot] = x
                 return failExchange(h, .bodyTooLarge)
             }
             if case .chunked = x.reqBody { x.reqBody = .chunked(dec) }
@@ -277,13 +276,13 @@ extension ProxyWorker {
             pool.retain(d.id)
             if !up[index: u.index].out.append(WriteSegment(base: base + start, count: n, buffer: d.id), pool: pool) {
                 pool.release(d.id)
-                down[index: i].x = x
+                exchanges[unchecked: down[index: i].xSlot] = x
                 return
             }
             start = forwardEnd
             down[index: i].input.start = start
         }
-        down[index: i].x = x
+        exchanges[unchecked: down[index: i].xSlot] = x
         flushUp(u)
     }
 
@@ -305,7 +304,7 @@ extension ProxyWorker {
             clientClosed(h, reset: true)
             return
         case .drained:
-            if down[index: i].closeAfterFlush && (!down[index: i].hasX || down[index: i].x.responseDone) {
+            if down[index: i].closeAfterFlush && (!down[index: i].hasX || exchanges[unchecked: down[index: i].xSlot].responseDone) {
                 closeDown(h)
                 return
             }
@@ -314,7 +313,7 @@ extension ProxyWorker {
         }
         if down[index: i].out.isFull { return }
         // Room again: let a paused upstream continue.
-        if down[index: i].hasX, let u = down[index: i].x.upstream, up.contains(u), up[index: u.index].readPaused {
+        if down[index: i].hasX, let u = exchanges[unchecked: down[index: i].xSlot].upstream, up.contains(u), up[index: u.index].readPaused {
             upReadable(u)
         }
     }
@@ -337,7 +336,7 @@ extension ProxyWorker {
             startErrorExchange(h, .headerTimeout)
         } else if !d.hasX {
             closeDown(h)
-        } else if case .tunnel = d.x.respBody {
+        } else if case .tunnel = exchanges[unchecked: d.xSlot].respBody {
             // An upgraded connection idle in both directions.
             closeDown(h)
         }
@@ -352,8 +351,8 @@ extension ProxyWorker {
     /// The client went away (EOF or reset). An exchange in flight is abandoned.
     func clientClosed(_ h: SlabHandle, reset: Bool = false) {
         let i = h.index
-        if down[index: i].hasX, !down[index: i].x.responseDone {
-            let x = down[index: i].x
+        if down[index: i].hasX, !exchanges[unchecked: down[index: i].xSlot].responseDone {
+            let x = exchanges[unchecked: down[index: i].xSlot]
             if !reset, !x.requestHasBody || x.reqBody.isDone, !x.upgrade {
                 // Half-close after a complete request: still answer it (HTTP allows it).
                 down[index: i].closeAfterFlush = true
@@ -369,7 +368,7 @@ extension ProxyWorker {
         let i = h.index
         if down[index: i].closed { return }
         if down[index: i].hasX {
-            let x = down[index: i].x
+            let x = exchanges[unchecked: down[index: i].xSlot]
             // A tunnel that ends is a finished exchange; anything else closed
             // mid-way (timeouts, shutdown) is counted as abandoned.
             if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }

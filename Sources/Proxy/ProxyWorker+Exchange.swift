@@ -52,11 +52,11 @@ extension ProxyWorker {
         if !hasHost {
             // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require it.
             w.append("host: ")
-            let c = down[index: i].x.cluster
-            w.append(string: down[index: i].x.snapshot.clusters[c].endpointNames[0])
+            let c = exchanges[unchecked: down[index: i].xSlot].cluster
+            w.append(string: exchanges[unchecked: down[index: i].xSlot].snapshot.clusters[c].endpointNames[0])
             w.append("\r\n")
         }
-        if case .chunked = down[index: i].x.reqBody { w.append("transfer-encoding: chunked\r\n") }
+        if case .chunked = exchanges[unchecked: down[index: i].xSlot].reqBody { w.append("transfer-encoding: chunked\r\n") }
         // x-forwarded-for: every earlier value, then this client.
         w.append("x-forwarded-for: ")
         if xffCount > 0 {
@@ -80,7 +80,7 @@ extension ProxyWorker {
             if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(start: w.base + idStart, count: w.count - idStart)) }
             w.append("\r\n")
         }
-        if down[index: i].x.upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
+        if exchanges[unchecked: down[index: i].xSlot].upgrade, let v = fieldValue(head, buf, Array("upgrade".utf8)) {
             w.append("connection: upgrade\r\nupgrade: ")
             w.append(v)
             w.append("\r\n")
@@ -90,8 +90,8 @@ extension ProxyWorker {
             pool.release(b)
             return false
         }
-        down[index: i].x.headBuffer = b
-        down[index: i].x.headCount = w.count
+        exchanges[unchecked: down[index: i].xSlot].headBuffer = b
+        exchanges[unchecked: down[index: i].xSlot].headCount = w.count
         return true
     }
 
@@ -152,7 +152,7 @@ extension ProxyWorker {
     func processUp(_ u: SlabHandle) {
         let i = u.index
         guard let owner = up[index: i].owner, down.contains(owner), down[index: owner.index].hasX else { return }
-        var x = down[index: owner.index].x
+        var x = exchanges[unchecked: down[index: owner.index].xSlot]
         while !x.responseHeadSent {
             let s = up[index: i].input
             let base = pool.pointer(s.id)
@@ -203,13 +203,13 @@ extension ProxyWorker {
                 }
                 if !resp.keepAlive { up[index: i].keepAlive = false }
                 x.clientKeepAlive = keepClient
-                down[index: owner.index].x = x
+                exchanges[unchecked: down[index: owner.index].xSlot] = x
                 guard writeResponseHead(owner, resp, bytes, keepClient: keepClient) else {
                     closeUp(u)
                     return failExchange(owner, .badResponse)
                 }
                 up[index: i].input.start += n
-                x = down[index: owner.index].x
+                x = exchanges[unchecked: down[index: owner.index].xSlot]
                 if case .tunnel = x.respBody {
                     // Client bytes already buffered go up the tunnel too.
                     forwardRequestBody(owner)
@@ -225,8 +225,8 @@ extension ProxyWorker {
     private func writeResponseHead(_ h: SlabHandle, _ resp: ResponseHead, _ buf: UnsafeRawBufferPointer, keepClient: Bool) -> Bool {
         let i = h.index
         guard down[index: i].hasX else { return false }
-        let respBody = down[index: i].x.respBody, clientHTTP10 = down[index: i].x.clientHTTP10
-        let backend = down[index: i].x.backend
+        let respBody = exchanges[unchecked: down[index: i].xSlot].respBody, clientHTTP10 = exchanges[unchecked: down[index: i].xSlot].clientHTTP10
+        let backend = exchanges[unchecked: down[index: i].xSlot].backend
         let needed = resp.h.headEnd - resp.h.headStart + 256
         guard let b = needed <= pool.bufferSize ? pool.take() : pool.takeLarge() else { return false }
         var w = HeadWriter(UnsafeMutableRawBufferPointer(start: pool.pointer(b), count: pool.capacity(of: b)))
@@ -275,7 +275,7 @@ extension ProxyWorker {
             pool.release(b)
             return false
         }
-        down[index: i].x.bytesOut += Int64(w.count)
+        exchanges[unchecked: down[index: i].xSlot].bytesOut += Int64(w.count)
         // Not flushed here: the body bytes already read join it in one writev.
         return true
     }
@@ -284,20 +284,20 @@ extension ProxyWorker {
     private func forwardResponseBody(_ u: SlabHandle, _ owner: SlabHandle) {
         let i = u.index
         let o = owner.index
-        guard down[index: o].hasX, !down[index: o].x.responseDone else { return }
+        guard down[index: o].hasX, !exchanges[unchecked: down[index: o].xSlot].responseDone else { return }
         let s = up[index: i].input  // the buffer indices only, not the connection
-        if s.id >= 0, case .length(let rem) = down[index: o].x.respBody {
+        if s.id >= 0, case .length(let rem) = exchanges[unchecked: down[index: o].xSlot].respBody {
             // The common case, in place (no copy of the exchange).
             let n = Int(min(rem, Int64(s.end - s.start)))
             // No write slot: the bytes stay buffered and upReadable forwards them on resume.
             if n > 0 && !queueToClient(owner, pool.pointer(s.id) + s.start, n, s.id) { up[index: i].readPaused = true; return }
             up[index: i].input.start = s.start + n
             let left = rem - Int64(n)
-            down[index: o].x.respBody = left == 0 ? .done : .length(left)
+            exchanges[unchecked: down[index: o].xSlot].respBody = left == 0 ? .done : .length(left)
             if left == 0 { finishResponse(owner) } else { flushDown(owner) }
             return
         }
-        var x = down[index: o].x
+        var x = exchanges[unchecked: down[index: o].xSlot]
         guard s.id >= 0 else {
             if x.respBody.isDone { finishResponse(owner) }
             return
@@ -369,8 +369,8 @@ extension ProxyWorker {
         }
         up[index: i].input.start = consumed
         // queueToClient counted bytes on the stored exchange; keep its count.
-        x.bytesOut = down[index: owner.index].x.bytesOut
-        down[index: owner.index].x = x
+        x.bytesOut = exchanges[unchecked: down[index: owner.index].xSlot].bytesOut
+        exchanges[unchecked: down[index: owner.index].xSlot] = x
         if failed {
             closeUp(u)
             return upstreamFailed(owner, .badResponse)
@@ -384,7 +384,7 @@ extension ProxyWorker {
             pool.release(buf)
             return false
         }
-        down[index: h.index].x.bytesOut += Int64(n)
+        exchanges[unchecked: down[index: h.index].xSlot].bytesOut += Int64(n)
         return true
     }
 
@@ -400,14 +400,14 @@ extension ProxyWorker {
     func finishResponse(_ h: SlabHandle) {
         let i = h.index
         guard down[index: i].hasX else { return }
-        down[index: i].x.responseDone = true
-        let requestDone = down[index: i].x.reqBody.isDone
-        if let u = down[index: i].x.upstream, up.contains(u) {
+        exchanges[unchecked: down[index: i].xSlot].responseDone = true
+        let requestDone = exchanges[unchecked: down[index: i].xSlot].reqBody.isDone
+        if let u = exchanges[unchecked: down[index: i].xSlot].upstream, up.contains(u) {
             if requestDone { releaseUpstream(u) } else { closeUp(u) }
         }
-        let headBuffer = down[index: i].x.headBuffer
+        let headBuffer = exchanges[unchecked: down[index: i].xSlot].headBuffer
         if headBuffer >= 0 { pool.release(headBuffer) }
-        let keep = down[index: i].x.clientKeepAlive && requestDone
+        let keep = exchanges[unchecked: down[index: i].xSlot].clientKeepAlive && requestDone
         recordEnd(h, error: nil)
         endExchange(h, keepAlive: keep)
     }
@@ -442,21 +442,21 @@ extension ProxyWorker {
     /// went away before any answer counts as 499 (nginx's convention).
     func recordEnd(_ h: SlabHandle, error: ProxyError?) {
         let i = h.index
-        guard down[index: i].hasX, !down[index: i].x.recorded else { return }
-        down[index: i].x.recorded = true
+        guard down[index: i].hasX, !exchanges[unchecked: down[index: i].xSlot].recorded else { return }
+        exchanges[unchecked: down[index: i].xSlot].recorded = true
         guard recording else { return }
         // Fields read in place: copying the exchange would retain its snapshot.
-        let slot = Int(down[index: i].x.seriesSlot)
-        let sent = down[index: i].x.status
-        let status = error == .clientAbort && !down[index: i].x.responseHeadSent ? 499 : (sent > 0 ? sent : error?.status ?? 0)
-        let micros = (sl_monotonic_ns() &- down[index: i].x.startNanos) / 1000
+        let slot = Int(exchanges[unchecked: down[index: i].xSlot].seriesSlot)
+        let sent = exchanges[unchecked: down[index: i].xSlot].status
+        let status = error == .clientAbort && !exchanges[unchecked: down[index: i].xSlot].responseHeadSent ? 499 : (sent > 0 ? sent : error?.status ?? 0)
+        let micros = (sl_monotonic_ns() &- exchanges[unchecked: down[index: i].xSlot].startNanos) / 1000
         let reason = error?.telemetryReason ?? .none
         shard.record(slot: slot, status: status, latencyMicros: micros, error: reason)
         guard let ring else { return }
         // The full record, for the monitor push and the access log. Fields
         // are read in place (a copy of the exchange would retain its snapshot).
         let d = Int(i)
-        if !drafts.isOpen(d) { startDraft(i, method: down[index: i].x.method) }
+        if !drafts.isOpen(d) { startDraft(i, method: exchanges[unchecked: down[index: i].xSlot].method) }
         if drafts.text(d, .requestID).count == 0 {
             // No upstream head was built (a refused or unrouted request): the
             // record still gets an id, as Envoy's access log would.
@@ -470,13 +470,13 @@ extension ProxyWorker {
         // Wall-clock start from the one clock read the record needs.
         f.tsMillis = sl_realtime_ms() &- micros / 1000
         f.latencyMicros = micros
-        f.upstreamMicros = down[index: i].x.upstreamMicros
+        f.upstreamMicros = exchanges[unchecked: down[index: i].xSlot].upstreamMicros
         f.status = UInt16(clamping: status)
         f.error = reason
         f.seriesSlot = Int32(slot)
-        f.bytesIn = down[index: i].x.bytesIn
-        f.bytesOut = down[index: i].x.bytesOut
-        f.endpointSlot = down[index: i].x.endpointSlot
+        f.bytesIn = exchanges[unchecked: down[index: i].xSlot].bytesIn
+        f.bytesOut = exchanges[unchecked: down[index: i].xSlot].bytesOut
+        f.endpointSlot = exchanges[unchecked: down[index: i].xSlot].endpointSlot
         f.methodCode = drafts.methodCode(d)
         drafts.publish(d, f, to: ring)
     }
@@ -496,7 +496,7 @@ extension ProxyWorker {
     func upstreamFailed(_ h: SlabHandle, _ e: ProxyError) {
         let i = h.index
         guard down.contains(h), down[index: i].hasX else { return }
-        var x = down[index: i].x
+        var x = exchanges[unchecked: down[index: i].xSlot]
         if let u = x.upstream, up.contains(u) { closeUp(u) }
         x.upstream = nil
         let safe = !x.responseHeadSent && !x.requestHasBody && x.method.isIdempotent && x.headBuffer >= 0
@@ -513,12 +513,12 @@ extension ProxyWorker {
                 retry = true
             }
             if retry {
-                down[index: i].x = x
+                exchanges[unchecked: down[index: i].xSlot] = x
                 acquireUpstream(h, fresh: true)
                 return
             }
         }
-        down[index: i].x = x
+        exchanges[unchecked: down[index: i].xSlot] = x
         failExchange(h, e)
     }
 
@@ -528,7 +528,7 @@ extension ProxyWorker {
         let i = h.index
         guard down.contains(h), !down[index: i].closed, down[index: i].hasX else { return }
         abandonUpstream(h)
-        var x = down[index: i].x
+        var x = exchanges[unchecked: down[index: i].xSlot]
         if x.responseHeadSent {
             recordEnd(h, error: e)
             closeDown(h)
@@ -542,7 +542,7 @@ extension ProxyWorker {
         let parseError: Bool
         if case .badRequest = e { parseError = true } else { parseError = false }
         let keep = x.clientKeepAlive && bodyConsumed && !parseError && !draining && e != .headerTimeout && e != .bodyTooLarge
-        down[index: i].x = x
+        exchanges[unchecked: down[index: i].xSlot] = x
         writeErrorResponse(h, e, keep: keep, backend: x.cluster >= 0 ? x.backend : nil)
         recordEnd(h, error: e)
         endExchange(h, keepAlive: keep)
@@ -552,9 +552,10 @@ extension ProxyWorker {
     /// one release matching the retain that made it).
     @inline(__always) func clearExchange(_ i: Int32) {
         guard down[index: i].hasX else { return }
-        down[index: i].x.snapshotRef?.release()
-        down[index: i].x = Exchange.none
-        down[index: i].hasX = false
+        let slot = down[index: i].xSlot
+        exchanges[unchecked: slot].snapshotRef.release()
+        exchanges.discard(index: slot)
+        down[index: i].xSlot = -1
     }
 
     /// A request that failed before an exchange began (a bad head, a slow one).
@@ -562,11 +563,11 @@ extension ProxyWorker {
         let i = h.index
         down[index: i].requests += 1
         assert(!down[index: i].hasX, "an exchange began over another")
-        down[index: i].x = Exchange(snapshotRef: .passRetained(snapshot), route: -1, backend: .active, cluster: -1, method: .get,
-                                    clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
-                                    reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())
-        down[index: i].hasX = true
-        down[index: i].x.seriesSlot = Int32(snapshot.unroutedSlot)
+        down[index: i].xSlot = exchanges.insert(
+            Exchange(snapshotRef: .passRetained(snapshot), route: -1, backend: .active, cluster: -1, method: .get,
+                     clientKeepAlive: false, clientHTTP10: false, upgrade: false, upstream: nil,
+                     reqBody: .none, requestHasBody: false, startNanos: sl_monotonic_ns())).index
+        exchanges[unchecked: down[index: i].xSlot].seriesSlot = Int32(snapshot.unroutedSlot)
         // Nothing after a refused head can be trusted: drop it.
         down[index: i].input.start = down[index: i].input.end
         failExchange(h, e)
@@ -598,7 +599,7 @@ extension ProxyWorker {
             pool.release(b)
             return
         }
-        if down[index: h.index].hasX { down[index: h.index].x.bytesOut += Int64(total) }
+        if down[index: h.index].hasX { exchanges[unchecked: down[index: h.index].xSlot].bytesOut += Int64(total) }
         // Not flushed here: the exchange is counted first (endExchange
         // flushes), so a client that reads the answer and then scrapes
         // /metrics always finds it counted.

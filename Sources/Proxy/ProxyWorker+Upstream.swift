@@ -14,14 +14,14 @@ extension ProxyWorker {
         guard down[index: i].hasX else { return }
         // Fields are read and written in place: a copy of the exchange (or of
         // the cluster, with its arrays) costs more than the rest of this.
-        down[index: i].x.upstreamStartNanos = sl_monotonic_ns()
-        let c = down[index: i].x.cluster
+        exchanges[unchecked: down[index: i].xSlot].upstreamStartNanos = sl_monotonic_ns()
+        let c = exchanges[unchecked: down[index: i].xSlot].cluster
         let snap = snapshot
         // The exchange's cluster index must name the same cluster in the
         // current snapshot (usually the same snapshot: no string compare).
-        let same = down[index: i].x.snapshotRef?.toOpaque() == Unmanaged.passUnretained(snap).toOpaque()
+        let same = exchanges[unchecked: down[index: i].xSlot].snapshotRef.toOpaque() == Unmanaged.passUnretained(snap).toOpaque()
         guard c >= 0, c < snap.clusters.count,
-              same || down[index: i].x.snapshot.clusters[c].name == snap.clusters[c].name else {
+              same || exchanges[unchecked: down[index: i].xSlot].snapshot.clusters[c].name == snap.clusters[c].name else {
             return failExchange(h, .noHealthyEndpoint)
         }
         let picked = snap.clusters.withUnsafeBufferPointer { clusters in
@@ -32,8 +32,8 @@ extension ProxyWorker {
             }
         }
         guard let e = picked else { return failExchange(h, .noHealthyEndpoint) }
-        down[index: i].x.endpoint = e
-        down[index: i].x.endpointSlot = snap.clusters[c].endpointSlots[e]
+        exchanges[unchecked: down[index: i].xSlot].endpoint = e
+        exchanges[unchecked: down[index: i].xSlot].endpointSlot = snap.clusters[c].endpointSlots[e]
         // A warm idle connection first (LIFO), unless a fresh one is required.
         if !fresh {
             while let u = idle[c][e].popLast() {
@@ -44,8 +44,8 @@ extension ProxyWorker {
                 up[index: u.index].reused = true
                 up[index: u.index].responseBytes = 0
                 up[index: u.index].parser.reset()
-                down[index: i].x.upstream = u
-                down[index: i].x.reusedUpstream = true
+                exchanges[unchecked: down[index: i].xSlot].upstream = u
+                exchanges[unchecked: down[index: i].xSlot].reusedUpstream = true
                 activeRequests[c][e] += 1
                 sendHead(h)
                 return
@@ -55,7 +55,7 @@ extension ProxyWorker {
         for n in connCount[c] { total += n }
         if total >= snap.clusters[c].maxConnections {
             if pending[c].count >= snap.clusters[c].maxPending { return failExchange(h, .overflow) }
-            down[index: i].x.waitingInQueue = true
+            exchanges[unchecked: down[index: i].xSlot].waitingInQueue = true
             pending[c].append(h)
             return
         }
@@ -76,16 +76,16 @@ extension ProxyWorker {
         connCount[c][e] += 1
         activeRequests[c][e] += 1
         shard.adjustGauge(snap.clusterGaugeSlots[c], by: 1)
-        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + down[index: i].x.snapshot.config.timeouts.connect)
-        down[index: i].x.upstream = uh
-        down[index: i].x.reusedUpstream = false
+        loop.timers.arm(timerID(uh.index, .upConnectOrIdle), at: loop.now + exchanges[unchecked: down[index: i].xSlot].snapshot.config.timeouts.connect)
+        exchanges[unchecked: down[index: i].xSlot].upstream = uh
+        exchanges[unchecked: down[index: i].xSlot].reusedUpstream = false
         // Queue the head now; it goes out once the connect completes.
         queueHead(h, uh)
     }
 
     /// Queues the built head (and any body already buffered) on the upstream.
     func sendHead(_ h: SlabHandle) {
-        guard down[index: h.index].hasX, let u = down[index: h.index].x.upstream else { return }
+        guard down[index: h.index].hasX, let u = exchanges[unchecked: down[index: h.index].xSlot].upstream else { return }
         queueHead(h, u)
         forwardRequestBody(h)
         flushUp(u)
@@ -93,7 +93,7 @@ extension ProxyWorker {
 
     private func queueHead(_ h: SlabHandle, _ u: SlabHandle) {
         guard down[index: h.index].hasX else { return }
-        let head = down[index: h.index].x.headBuffer, count = down[index: h.index].x.headCount
+        let head = exchanges[unchecked: down[index: h.index].xSlot].headBuffer, count = exchanges[unchecked: down[index: h.index].xSlot].headCount
         guard head >= 0 else { return }
         pool.retain(head)
         if !up[index: u.index].out.append(WriteSegment(base: pool.pointer(head), count: count, buffer: head), pool: pool) {
@@ -106,7 +106,7 @@ extension ProxyWorker {
         while let h = pending[c].first {
             pending[c].removeFirst()
             guard down.contains(h), !down[index: h.index].closed, down[index: h.index].hasX else { continue }
-            down[index: h.index].x.waitingInQueue = false
+            exchanges[unchecked: down[index: h.index].xSlot].waitingInQueue = false
             acquireUpstream(h)
             return
         }
@@ -239,7 +239,7 @@ extension ProxyWorker {
             closeUp(u)
             return
         }
-        let x = down[index: owner.index].x
+        let x = exchanges[unchecked: down[index: owner.index].xSlot]
         if !reset, case .untilClose = x.respBody {
             up[index: i].keepAlive = false
             finishResponse(owner)
@@ -250,7 +250,7 @@ extension ProxyWorker {
             down[index: owner.index].closeAfterFlush = true
             var xx = x
             xx.responseDone = true
-            down[index: owner.index].x = xx
+            exchanges[unchecked: down[index: owner.index].xSlot] = xx
             flushDown(owner)
             return
         }
@@ -261,7 +261,7 @@ extension ProxyWorker {
     /// Detaches and closes the exchange's upstream (it cannot be reused).
     func abandonUpstream(_ h: SlabHandle) {
         guard down[index: h.index].hasX else { return }
-        var x = down[index: h.index].x
+        var x = exchanges[unchecked: down[index: h.index].xSlot]
         if x.waitingInQueue, x.cluster >= 0, x.cluster < pending.count {
             pending[x.cluster].removeAll { $0 == h }
             x.waitingInQueue = false
@@ -269,7 +269,7 @@ extension ProxyWorker {
         if let u = x.upstream, up.contains(u) { closeUp(u) }
         x.upstream = nil
         if x.headBuffer >= 0 { pool.release(x.headBuffer); x.headBuffer = -1 }
-        down[index: h.index].x = x
+        exchanges[unchecked: down[index: h.index].xSlot] = x
     }
 
     func closeUp(_ u: SlabHandle) {
@@ -289,8 +289,8 @@ extension ProxyWorker {
             connCount[s.cluster][s.endpoint] -= 1
             if !wasIdle { activeRequests[s.cluster][s.endpoint] -= 1 }
             if wasIdle { idle[s.cluster][s.endpoint].removeAll { $0 == u } }
-            if let o = s.owner, down.contains(o), down[index: o.index].hasX, down[index: o.index].x.upstream == u {
-                down[index: o.index].x.upstream = nil
+            if let o = s.owner, down.contains(o), down[index: o.index].hasX, exchanges[unchecked: down[index: o.index].xSlot].upstream == u {
+                exchanges[unchecked: down[index: o.index].xSlot].upstream = nil
             }
             servePending(s.cluster)
         }

@@ -39,6 +39,8 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     var drafts = RecordDrafts()
     var listeners: [Int32]
     var down = Slab<Downstream>(capacity: 1024)
+    /// Exchanges in progress, reached by `Downstream.xSlot`.
+    var exchanges = Slab<Exchange>(capacity: 256)
     var up = Slab<Upstream>(capacity: 256)
     var deadDown: [SlabHandle] = []
     var deadUp: [SlabHandle] = []
@@ -105,8 +107,8 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     }
 
     public func onTimer(_ id: Int) {
-        let slot = Int32(id >> 3)
-        switch id & 7 {
+        let slot = Int32(id >> 2)
+        switch id & 3 {
         case TimerKind.downIdleOrHeader.rawValue:
             guard let g = down.generation(at: slot) else { return }
             downIdleOrHeaderTimeout(SlabHandle(index: slot, generation: g))

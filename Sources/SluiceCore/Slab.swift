@@ -34,7 +34,8 @@ public struct Slab<Element>: ~Copyable {
     /// Slots ever used (the rest of `capacity` is uninitialised).
     @usableFromInline var used = 0
     @usableFromInline var free: [Int32] = []
-    public private(set) var count = 0
+    @usableFromInline var _count = 0
+    public var count: Int { _count }
 
     public init(capacity: Int = 16) {
         let c = max(1, capacity)
@@ -52,9 +53,12 @@ public struct Slab<Element>: ~Copyable {
         generations.deallocate()
     }
 
-    /// Stores `value` and returns its handle.
+    /// Stores `value` and returns its handle. Inlinable (as `remove` is) so
+    /// it is specialized for its element: generic, each call looked up type
+    /// metadata and copied the element through a value witness.
+    @inlinable
     public mutating func insert(_ value: consuming Element) -> SlabHandle {
-        count += 1
+        _count += 1
         if let i = free.popLast() {
             (base + Int(i)).initialize(to: value)
             live[Int(i)] = true
@@ -69,7 +73,8 @@ public struct Slab<Element>: ~Copyable {
         return SlabHandle(index: Int32(i), generation: 1)
     }
 
-    private mutating func grow() {
+    @usableFromInline
+    mutating func grow() {
         let c = capacity * 2
         let nb = UnsafeMutablePointer<Element>.allocate(capacity: c)
         nb.moveInitialize(from: base, count: used)  // freed slots hold no value; moving them is moving nothing
@@ -112,8 +117,22 @@ public struct Slab<Element>: ~Copyable {
         }
     }
 
+    /// In-place access by index, checked only in debug builds: for slots
+    /// the owner tracks itself (an exchange slot held by its connection),
+    /// reached many times per request.
+    @inlinable public subscript(unchecked i: Int32) -> Element {
+        unsafeAddress {
+            assert(Int(i) < used && live[Int(i)], "slab slot not live")
+            return UnsafePointer(base + Int(i))
+        }
+        unsafeMutableAddress {
+            assert(Int(i) < used && live[Int(i)], "slab slot not live")
+            return base + Int(i)
+        }
+    }
+
     /// Frees the slot; its generation moves on, so old handles go stale.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func remove(_ h: SlabHandle) -> Element? {
         guard contains(h) else { return nil }
         let i = Int(h.index)
@@ -122,8 +141,22 @@ public struct Slab<Element>: ~Copyable {
         generations[i] &+= 1
         if generations[i] == 0 { generations[i] = 1 }
         free.append(h.index)
-        count -= 1
+        _count -= 1
         return v
+    }
+
+    /// Frees live slot `index`, dropping its element in place (for owners
+    /// that keep indices, not handles; nothing is copied out).
+    @inlinable
+    public mutating func discard(index: Int32) {
+        let i = Int(index)
+        precondition(i < used && live[i], "slab slot not live")
+        (base + i).deinitialize(count: 1)
+        live[i] = false
+        generations[i] &+= 1
+        if generations[i] == 0 { generations[i] = 1 }
+        free.append(index)
+        _count -= 1
     }
 
     /// Handles of all live elements (for shutdown and tests; allocates).

@@ -3,8 +3,9 @@
 ///
 /// Timers are identified by small integers the owner chooses (typically a
 /// connection slot times the number of timer kinds), so nothing is allocated
-/// per timer: the wheel keeps intrusive doubly-linked lists in index arrays
-/// that grow only when a larger id is first used. Deadlines are absolute
+/// per timer: the wheel keeps intrusive doubly-linked lists in node chunks
+/// of 1,024 ids, added only when a larger id is first used and never moved
+/// (so memory follows the highest id in use, with no copy on growth). Deadlines are absolute
 /// milliseconds; the wheel has `slots` buckets of `resolution` ms each, and
 /// a timer further away than one turn stays in its bucket, skipped on each
 /// pass until a pass finds its deadline reached.
@@ -29,8 +30,14 @@ public struct TimerWheel: @unchecked Sendable {
         deinit { for b in blocks { b.deallocate() } }
     }
     private let storage = Storage()
-    private var nodes: UnsafeMutablePointer<Node>
-    private var nodeCount: Int
+    /// Node chunks, each `chunkSize` nodes; the table itself doubles when full.
+    private var chunks: UnsafeMutablePointer<UnsafeMutablePointer<Node>>
+    private var chunkCount = 0
+    private var chunkTableCapacity: Int
+    /// Ids below this have a node.
+    private var nodeCount = 0
+    private static var chunkShift: Int { 10 }
+    private static var chunkSize: Int { 1 << chunkShift }
     /// Head timer id per bucket, -1 when empty.
     private let heads: UnsafeMutablePointer<Int32>
     /// One bit per bucket: set when the bucket holds a timer, so finding the
@@ -61,41 +68,54 @@ public struct TimerWheel: @unchecked Sendable {
         occupiedWords = max(1, s / 64)
         occupied = storage.allocate(UInt64.self, occupiedWords)
         occupied.initialize(repeating: 0, count: occupiedWords)
-        nodeCount = max(1, capacity)
-        nodes = storage.allocate(Node.self, nodeCount)
-        nodes.initialize(repeating: Node(), count: nodeCount)
+        chunkTableCapacity = 16
+        chunks = storage.allocate(UnsafeMutablePointer<Node>.self, chunkTableCapacity)
         cursorTick = now / self.resolution
         due.reserveCapacity(64)
+        reserve(max(1, capacity))
     }
 
-    /// Ensures ids below `capacity` can be used without growth. (The old
-    /// node block stays with the storage until the wheel goes: growth is
-    /// rare and doubles, so that is at most the final size again.)
+    /// The node of timer `id` (which must be below `nodeCount`).
+    @inline(__always)
+    private func node(_ id: Int) -> UnsafeMutablePointer<Node> {
+        chunks[id >> Self.chunkShift] + (id & (Self.chunkSize - 1))
+    }
+
+    /// Ensures ids below `capacity` can be used without growth. Chunks are
+    /// added, never moved; an outgrown chunk table stays with the storage
+    /// until the wheel goes (8 bytes per chunk: nothing next to the chunks).
     public mutating func reserve(_ capacity: Int) {
-        guard capacity > nodeCount else { return }
-        let nb = storage.allocate(Node.self, capacity)
-        nb.initialize(from: nodes, count: nodeCount)
-        (nb + nodeCount).initialize(repeating: Node(), count: capacity - nodeCount)
-        nodes = nb
-        nodeCount = capacity
+        while nodeCount < capacity {
+            if chunkCount == chunkTableCapacity {
+                let bigger = storage.allocate(UnsafeMutablePointer<Node>.self, chunkTableCapacity * 2)
+                bigger.initialize(from: chunks, count: chunkCount)
+                chunks = bigger
+                chunkTableCapacity *= 2
+            }
+            let c = storage.allocate(Node.self, Self.chunkSize)
+            c.initialize(repeating: Node(), count: Self.chunkSize)
+            (chunks + chunkCount).initialize(to: c)
+            chunkCount += 1
+            nodeCount += Self.chunkSize
+        }
     }
 
-    public func isArmed(_ id: Int) -> Bool { id >= 0 && id < nodeCount && nodes[id].deadline != 0 }
-    public func deadline(_ id: Int) -> Millis? { isArmed(id) ? nodes[id].deadline : nil }
+    public func isArmed(_ id: Int) -> Bool { id >= 0 && id < nodeCount && node(id).pointee.deadline != 0 }
+    public func deadline(_ id: Int) -> Millis? { isArmed(id) ? node(id).pointee.deadline : nil }
 
     /// Arms (or moves) timer `id` to fire at `deadline`.
     public mutating func arm(_ id: Int, at deadline: Millis) {
         precondition(id >= 0, "timer ids are not negative")
-        if id >= nodeCount { reserve(max(id + 1, nodeCount * 2)) }
-        if nodes[id].deadline != 0 { unlink(id) }
+        if id >= nodeCount { reserve(id + 1) }
+        if node(id).pointee.deadline != 0 { unlink(id) }
         let d = max(deadline, 1)
         // A deadline already in the past goes to the next bucket processed.
         let tick = max(tickFor(d), cursorTick)
         let bucket = Int(tick & UInt64(slotMask))
         if d <= hint { hint = d; hintExact = true }
         let h = heads[bucket]
-        nodes[id] = Node(next: h, prev: -1, bucket: Int32(bucket), deadline: d)
-        if h >= 0 { nodes[Int(h)].prev = Int32(id) } else { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
+        node(id).pointee = Node(next: h, prev: -1, bucket: Int32(bucket), deadline: d)
+        if h >= 0 { node(Int(h)).pointee.prev = Int32(id) } else { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
         heads[bucket] = Int32(id)
         armedCount += 1
     }
@@ -103,25 +123,25 @@ public struct TimerWheel: @unchecked Sendable {
     /// Like `arm`, but leaves a timer alone when its deadline moves later by
     /// less than `slack` (nginx's lazy re-arm: most per-read resets cost nothing).
     public mutating func rearmLazily(_ id: Int, at deadline: Millis, slack: Millis) {
-        if id >= 0, id < nodeCount, nodes[id].deadline != 0, deadline >= nodes[id].deadline, deadline - nodes[id].deadline < slack { return }
+        if id >= 0, id < nodeCount, node(id).pointee.deadline != 0, deadline >= node(id).pointee.deadline, deadline - node(id).pointee.deadline < slack { return }
         arm(id, at: deadline)
     }
 
     public mutating func cancel(_ id: Int) {
-        guard id >= 0, id < nodeCount, nodes[id].deadline != 0 else { return }
+        guard id >= 0, id < nodeCount, node(id).pointee.deadline != 0 else { return }
         unlink(id)
     }
 
     private mutating func unlink(_ id: Int) {
-        let n = nodes[id].next, p = nodes[id].prev
-        if p >= 0 { nodes[Int(p)].next = n } else {
-            let b = Int(nodes[id].bucket)
+        let n = node(id).pointee.next, p = node(id).pointee.prev
+        if p >= 0 { node(Int(p)).pointee.next = n } else {
+            let b = Int(node(id).pointee.bucket)
             heads[b] = n
             if n < 0 { occupied[b >> 6] &= ~(1 << UInt64(b & 63)) }
         }
-        if n >= 0 { nodes[Int(n)].prev = p }
-        if nodes[id].deadline == hint { hintExact = false }  // still a lower bound
-        nodes[id] = Node()
+        if n >= 0 { node(Int(n)).pointee.prev = p }
+        if node(id).pointee.deadline == hint { hintExact = false }  // still a lower bound
+        node(id).pointee = Node()
         armedCount -= 1
     }
 
@@ -157,9 +177,9 @@ public struct TimerWheel: @unchecked Sendable {
             var id = heads[Int(t & UInt64(slotMask))]
             var best = Millis.max
             while id >= 0 {
-                let d = nodes[Int(id)].deadline
+                let d = node(Int(id)).pointee.deadline
                 if tickFor(d) <= t { best = min(best, d) }
-                id = nodes[Int(id)].next
+                id = node(Int(id)).pointee.next
             }
             if best != Millis.max { return best }
             t += 1
@@ -178,7 +198,7 @@ public struct TimerWheel: @unchecked Sendable {
             while dueIndex < due.count {
                 let id = Int(due[dueIndex])
                 dueIndex += 1
-                if nodes[id].deadline != 0 && nodes[id].deadline <= now {
+                if node(id).pointee.deadline != 0 && node(id).pointee.deadline <= now {
                     unlink(id)
                     return id
                 }
@@ -191,8 +211,8 @@ public struct TimerWheel: @unchecked Sendable {
             dueIndex = 0
             var id = heads[Int(cursorTick & UInt64(slotMask))]
             while id >= 0 {
-                if nodes[Int(id)].deadline <= now { due.append(id) }
-                id = nodes[Int(id)].next
+                if node(Int(id)).pointee.deadline <= now { due.append(id) }
+                id = node(Int(id)).pointee.next
             }
             cursorTick += 1
         }

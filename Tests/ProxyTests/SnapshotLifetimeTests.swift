@@ -53,5 +53,9 @@ final class SnapshotLifetimeTests: XCTestCase {
         // Every write queue's segment ring went back to the pool: idle and
         // closed connections hold none.
         XCTAssertTrue(waitFor(5) { f.onLoop { $0.pool.ringsOut } == 0 }, "write queue rings still out: \(f.onLoop { $0.pool.ringsOut } ?? -1)")
+        // And every exchange left the exchange slab.
+        let server = f.server
+        XCTAssertTrue(waitFor(5) { f.onLoop { _ in server.exchangesInProgress(worker: 0) } == 0 },
+                      "exchanges still in the slab: \(f.onLoop { _ in server.exchangesInProgress(worker: 0) } ?? -1)")
     }
 }

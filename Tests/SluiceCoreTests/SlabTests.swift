@@ -21,6 +21,19 @@ final class SlabTests: XCTestCase {
         XCTAssertEqual(SlabHandle(packed: h.packed), h)
     }
 
+    func testDiscardByIndexFreesTheSlot() {
+        var s = Slab<[Int]>(capacity: 1)
+        let a = s.insert([1]), b = s.insert([2])  // grows past its capacity
+        s.discard(index: a.index)
+        XCTAssertNil(s[a], "the discarded slot's handle is stale")
+        XCTAssertEqual(s[b], [2])
+        XCTAssertEqual(s.count, 1)
+        let c = s.insert([3])
+        XCTAssertEqual(c.index, a.index, "the slot is reused")
+        XCTAssertEqual(s[unchecked: c.index], [3])
+        XCTAssertEqual(s.count, 2)
+    }
+
     func testInPlaceMutation() {
         var s = Slab<[Int]>()
         let h = s.insert([1])

@@ -138,6 +138,38 @@ final class TimerWheelTests: XCTestCase {
         XCTAssertEqual(w.armedCount, 0)
     }
 
+    /// Node storage grows a chunk at a time as larger ids are first used;
+    /// timers armed before a growth keep their place and fire once.
+    func testGrowthKeepsArmedTimers() {
+        var w = TimerWheel(now: 0, capacity: 1)
+        var expected: [Int: Millis] = [:]
+        // Ids climb across many chunk boundaries (and the chunk table's
+        // doubling), each arm growing the wheel while earlier ones are armed.
+        var id = 0
+        var rng = FastRandom(seed: 7)
+        while id < 70_000 {
+            let d = 1 + rng.below(5_000)
+            w.arm(id, at: d)
+            expected[id] = d
+            id += 1 + Int(rng.below(700))
+        }
+        for (i, d) in expected { XCTAssertEqual(w.deadline(i), d) }
+        XCTAssertFalse(w.isArmed(id + 10_000), "an id past every chunk is not armed")
+        w.cancel(id + 10_000)  // and cancelling it is harmless
+        var fired: [Int: Millis] = [:]
+        var now: Millis = 0
+        while now < 5_100 {
+            now += 7
+            while let i = w.popExpired(now: now) {
+                XCTAssertNil(fired[i], "fired twice")
+                XCTAssertLessThanOrEqual(expected[i] ?? .max, now)
+                fired[i] = now
+            }
+        }
+        XCTAssertEqual(Set(fired.keys), Set(expected.keys))
+        XCTAssertEqual(w.armedCount, 0)
+    }
+
     /// `timeout` answers from a cached bound most of the time: against a
     /// brute-force reference over random arms, re-arms, cancels and expiries.
     func testTimeoutMatchesReferenceUnderRandomOperations() {
