@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CSysShim", "SluiceCore"], swiftSettings: dataPlaneRelease),
 
         // The data plane.
-        .target(name: "Proxy", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "Routing", "EventLoop", "Config", "Telemetry"],
+        .target(name: "Proxy", dependencies: ["CSysShim", "SluiceCore", "HTTP1", "Routing", "EventLoop", "Config", "Telemetry", "TLS"],
                 swiftSettings: dataPlaneRelease),
 
         // The admin port; reaches the data plane only through closures (never imports Proxy).
@@ -60,6 +60,8 @@ let package = Package(
 
         // Loopback backends and an HTTP client for the demo, tests and benchmarks.
         .target(name: "Harness", dependencies: ["SluiceCore", "HTTP1", "EventLoop"]),
+        // Shared by test targets only (Foundation's Process, a test PKI): never linked into sluice.
+        .target(name: "TestSupport", dependencies: ["SluiceCore"]),
 
         .executableTarget(name: "sluice", dependencies: [
             "SluiceCore", "HTTP1", "EventLoop", "TLS", "Compression", "Config", "Routing", "Proxy", "Harness", "Admin", "Telemetry", "Runtime",
@@ -77,10 +79,10 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "SluiceCore"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
-        .testTarget(name: "CLITests", dependencies: ["Harness"]),
+        .testTarget(name: "CLITests", dependencies: ["Harness", "TestSupport", "TLS"]),
         .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore",
                                                        "Telemetry", "Monitor", "Compression", "EventLoop"]),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore"]),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore", "TLS", "Telemetry", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),

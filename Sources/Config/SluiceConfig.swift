@@ -38,11 +38,24 @@ public struct TLSListenConfig: Sendable, Equatable {
         public var serverNames: [String]
         public var cert: String
         public var key: String
+
+        public init(serverNames: [String], cert: String, key: String) {
+            self.serverNames = serverNames
+            self.cert = cert
+            self.key = key
+        }
     }
     public var listen: String
     public var cert: String
     public var key: String
     public var certificates: [SNICertificate] = []
+
+    public init(listen: String, cert: String, key: String, certificates: [SNICertificate] = []) {
+        self.listen = listen
+        self.cert = cert
+        self.key = key
+        self.certificates = certificates
+    }
 }
 
 public struct Limits: Sendable, Equatable {
@@ -64,6 +77,12 @@ public struct UpstreamTLSConfig: Sendable, Equatable {
     public var caFile: String?
     public var serverName: String?
     public var verify = true
+
+    public init(caFile: String? = nil, serverName: String? = nil, verify: Bool = true) {
+        self.caFile = caFile
+        self.serverName = serverName
+        self.verify = verify
+    }
 }
 
 public struct HealthCheckConfig: Sendable, Equatable {

@@ -92,6 +92,40 @@ public struct WriteQueue {
         return .drained
     }
 
+    /// Writes through `write` (a TLS session) instead of writev: segments
+    /// are gathered into `scratch` so a head and a small body go out as one
+    /// record, and a segment at least as large as `scratch` is passed as it
+    /// is. A retry after `.wouldBlock` passes the same leading bytes again
+    /// (nothing was consumed) and no fewer of them, as TLS requires.
+    public mutating func flush(pool: BufferPool, scratch: UnsafeMutableRawBufferPointer,
+                               write: (UnsafeRawPointer, Int) -> IOResult) -> FlushResult {
+        while segments > 0, let r = ring {
+            let first = r[head & (WriteQueue.capacity - 1)]
+            var base = first.base, count = first.count
+            if first.count < scratch.count && segments > 1 {
+                count = 0
+                var k = 0
+                while k < segments && count < scratch.count {
+                    let s = r[(head + k) & (WriteQueue.capacity - 1)]
+                    let n = min(s.count, scratch.count - count)
+                    (scratch.baseAddress! + count).copyMemory(from: s.base, byteCount: n)
+                    count += n
+                    k += 1
+                }
+                base = UnsafeRawPointer(scratch.baseAddress!)
+            }
+            switch write(base, count) {
+            case .bytes(let written):
+                consume(written, pool: pool)
+            case .wouldBlock, .eof:
+                return .pending
+            case .error(let e):
+                return .error(e)
+            }
+        }
+        return .drained
+    }
+
     /// Drops `count` written bytes from the front, releasing finished buffers.
     private mutating func consume(_ count: Int, pool: BufferPool) {
         guard let r = ring else { return }

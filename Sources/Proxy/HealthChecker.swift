@@ -2,6 +2,7 @@ import Config
 import CSysShim
 import EventLoop
 import SluiceCore
+import TLS
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,7 @@ public final class HealthChecker: @unchecked Sendable {
                     let key = "\(c.name)/\(ei)/\(addr)"
                     if let due = nextDue[key], due > now { continue }
                     nextDue[key] = now + hc.interval
-                    let ok = probe(addr, host: c.endpointNames[ei], path: hc.path, timeout: hc.timeout)
+                    let ok = probe(addr, host: c.endpointNames[ei], tlsHost: c.endpointHosts[ei], tls: c.tls, path: hc.path, timeout: hc.timeout)
                     var s = streaks[key] ?? Streak()
                     if ok { s.ok += 1; s.fail = 0 } else { s.fail += 1; s.ok = 0 }
                     streaks[key] = s
@@ -74,7 +75,9 @@ public final class HealthChecker: @unchecked Sendable {
     }
 
     /// One check: connect, send the request, read the status line.
-    private func probe(_ addr: SocketAddress, host: String, path: String, timeout: Millis) -> Bool {
+    /// One blocking GET on this thread (never a worker's), over TLS when
+    /// the cluster originates it: a 2xx status line is healthy.
+    private func probe(_ addr: SocketAddress, host: String, tlsHost: String, tls: TLSClient?, path: String, timeout: Millis) -> Bool {
         let fd = socket(addr.family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -82,12 +85,27 @@ public final class HealthChecker: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         guard addr.withSockAddr({ connect(fd, $0, $1) }) == 0 else { return false }
+        var session: TLSSession?
+        if let tls {
+            // A blocking socket: the handshake completes or fails (or times out) here.
+            guard let s = TLSSession.connect(tls, fd: fd, host: tlsHost) else { return false }
+            session = s
+            guard s.handshake() == .ok(0) else { s.free(); return false }
+        }
+        defer { session?.free() }
         let req = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: sluice-health\r\nConnection: close\r\n\r\n".utf8)
-        guard req.withUnsafeBytes({ send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) == req.count else { return false }
+        let sent = req.withUnsafeBytes { b -> Int in
+            if let s = session { if case .ok(let n) = s.write(b.baseAddress!, b.count) { return n }; return -1 }
+            return send(fd, b.baseAddress!, b.count, Int32(MSG_NOSIGNAL))
+        }
+        guard sent == req.count else { return false }
         var buf = [UInt8](repeating: 0, count: 64)
         var got = 0
         while got < 12 {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, 64 - got, 0) }
+            let n = buf.withUnsafeMutableBytes { b -> Int in
+                if let s = session { if case .ok(let n) = s.read(b.baseAddress! + got, 64 - got) { return n }; return -1 }
+                return recv(fd, b.baseAddress! + got, 64 - got, 0)
+            }
             if n <= 0 { return false }
             got += n
         }

@@ -10,6 +10,8 @@ public enum ProxyError: Equatable, Sendable {
     case noHealthyEndpoint
     case overflow
     case connectFailure
+    /// The upstream's TLS handshake failed (verification included).
+    case tlsFailure
     case upstreamTimeout
     case reset
     case badResponse
@@ -21,7 +23,7 @@ public enum ProxyError: Equatable, Sendable {
         case .badRequest(let e): return e.status
         case .noRoute: return 404
         case .bodyTooLarge: return 413
-        case .noHealthyEndpoint, .overflow, .connectFailure: return 503
+        case .noHealthyEndpoint, .overflow, .connectFailure, .tlsFailure: return 503
         case .upstreamTimeout: return 504
         case .reset, .badResponse: return 502
         case .headerTimeout: return 408
@@ -37,6 +39,7 @@ public enum ProxyError: Equatable, Sendable {
         case .noHealthyEndpoint: return "no_healthy_endpoint"
         case .overflow: return "overflow"
         case .connectFailure: return "connect_failure"
+        case .tlsFailure: return "tls_failure"
         case .upstreamTimeout: return "timeout"
         case .reset: return "reset"
         case .badResponse: return "bad_response"
@@ -52,6 +55,7 @@ public enum ProxyError: Equatable, Sendable {
         case .noHealthyEndpoint: return .noHealthyEndpoint
         case .overflow: return .overflow
         case .connectFailure: return .connectFailure
+        case .tlsFailure: return .tlsFailure
         case .upstreamTimeout: return .timeout
         case .reset: return .reset
         case .badResponse: return .badResponse

@@ -16,7 +16,11 @@ public final class ProxyServer: @unchecked Sendable {
     public let stats: [WorkerStats]
     /// The bound addresses (ports resolved when the config asked for port 0).
     public let boundAddresses: [SocketAddress]
+    /// The TLS listener's bound address, when `tls` is configured.
+    public let tlsBoundAddress: SocketAddress?
     private let listenersPerWorker: [[Int32]]
+    /// Per listener (same order in every worker): whether it is the TLS one.
+    private let listenerIsTLS: [Bool]
     private let workers = Locked<[ProxyWorker?]>([])
     private let maxConnectionsPerWorker: Int
     private let resolve: @Sendable (String, UInt16) throws -> [SocketAddress]
@@ -45,31 +49,36 @@ public final class ProxyServer: @unchecked Sendable {
         maxConnectionsPerWorker = max(1, config.limits.maxConnections / n)
         var perWorker: [[Int32]] = Array(repeating: [], count: n)
         var bound: [SocketAddress] = []
+        var isTLS: [Bool] = []
+        var tlsBound: SocketAddress?
         do {
-            for text in config.listen {
+            for text in config.listen + (config.tls.map { [$0.listen] } ?? []) {
                 guard var addr = SocketAddress(text) else { throw SysError("bad listen address \(text)", 0) }
                 for w in 0..<n {
                     let fd = try Sys.listen(addr, backlog: 4096, reusePort: true)
                     if w == 0, addr.port == 0, let actual = SocketAddress.local(of: fd) { addr = actual }
                     perWorker[w].append(fd)
                 }
-                bound.append(addr)
+                if isTLS.count == config.listen.count { tlsBound = addr } else { bound.append(addr) }
+                isTLS.append(isTLS.count == config.listen.count)
             }
         } catch {
             for l in perWorker { for fd in l { Sys.close(fd) } }
             throw error
         }
         listenersPerWorker = perWorker
+        listenerIsTLS = isTLS
         boundAddresses = bound
+        tlsBoundAddress = tlsBound
         workers.withLock { $0 = Array(repeating: nil, count: n) }
     }
 
     /// Starts the workers (each builds its ProxyWorker on its own thread).
     public func start(pin: Bool = false) {
-        let store = self.store, stats = self.stats, listeners = listenersPerWorker
+        let store = self.store, stats = self.stats, listeners = listenersPerWorker, isTLS = listenerIsTLS
         let maxConn = maxConnectionsPerWorker, workers = self.workers, shards = telemetry.shards, rings = telemetry.rings
         group.start(pin: pin, name: "sluice-w") { i, loop in
-            let w = try! ProxyWorker(loop: loop, store: store, listeners: listeners[i], stats: stats[i], shard: shards[i],
+            let w = try! ProxyWorker(loop: loop, store: store, listeners: listeners[i], listenerIsTLS: isTLS, stats: stats[i], shard: shards[i],
                                      ring: rings.isEmpty ? nil : rings[i], maxConnections: maxConn)
             workers.withLock { $0[i] = w }
             return w
@@ -122,7 +131,8 @@ public final class ProxyServer: @unchecked Sendable {
                         if fresh != addrs[ei] { addrs[ei] = fresh; changed = true }
                     }
                     clusters[ci] = ClusterRuntime(name: c.name, endpointNames: c.endpointNames, addresses: addrs, lb: c.lb,
-                                                  maxConnections: c.maxConnections, maxPending: c.maxPending, health: c.health)
+                                                  maxConnections: c.maxConnections, maxPending: c.maxPending, health: c.health,
+                                                  tls: c.tls)
                 }
                 if changed {
                     _ = store.update { now, gen in

@@ -26,12 +26,15 @@ extension ProxyWorker {
             // which holds a snapshot reference) per read showed in profiles.
             let fd = down[index: i].fd
             let at = pool.pointer(down[index: i].input.id) + down[index: i].input.end
-            switch Sys.read(fd, at, space) {
+            let tls = down[index: i].tls
+            let result = tls == nil ? Sys.read(fd, at, space) : tlsRead(tls!, at, space, wantsWrite: &down[index: i].readWantsWrite)
+            switch result {
             case .bytes(let n):
                 down[index: i].input.end += n
                 if down[index: i].hasX { exchanges[unchecked: down[index: i].xSlot].bytesIn += Int64(n) }
                 processDown(h)
-                if n < space && !down[index: i].hangupSeen { return }
+                // A short TLS read is one record, not a drained socket: read on to want-read.
+                if n < space && !down[index: i].hangupSeen && tls == nil { return }
             case .eof:
                 down[index: i].peerClosed = true
                 clientClosed(h)
@@ -290,6 +293,10 @@ extension ProxyWorker {
 
     func downWritable(_ h: SlabHandle) {
         flushDown(h)
+        if down[index: h.index].readWantsWrite && !down[index: h.index].closed {
+            down[index: h.index].readWantsWrite = false
+            downReadable(h)
+        }
     }
 
     /// Writes the client's queue; closes when asked to after the flush;
@@ -298,7 +305,13 @@ extension ProxyWorker {
         let i = h.index
         if down[index: i].closed { return }
         let fd = down[index: i].fd
-        let r = down[index: i].out.flush(fd, pool: pool)
+        let r: FlushResult
+        if let tls = down[index: i].tls {
+            if down[index: i].handshaking { return }
+            r = down[index: i].out.flush(pool: pool, scratch: tlsScratch) { tlsWrite(tls, $0, $1) }
+        } else {
+            r = down[index: i].out.flush(fd, pool: pool)
+        }
         switch r {
         case .error:
             clientClosed(h, reset: true)
@@ -382,6 +395,8 @@ extension ProxyWorker {
         down[index: i] = d
         loop.timers.cancel(timerID(i, .downIdleOrHeader))
         loop.timers.cancel(timerID(i, .downRequest))
+        d.tls?.free()
+        down[index: i].tls = nil
         Sys.close(d.fd)
         deadDown.append(h)
         stats.downstreamOpen.subtract(1, ordering: .relaxed)

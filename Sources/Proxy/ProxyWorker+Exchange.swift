@@ -25,6 +25,10 @@ extension ProxyWorker {
         w.append(" HTTP/1.1\r\n")
         var xffCount = 0
         var run = FieldLineRun()
+        // Behind TLS we terminated, the scheme is ours to state: a client's
+        // x-forwarded-proto is dropped. Over plain HTTP it is kept (a
+        // sidecar behind an ingress passes the ingress's value on).
+        let overTLS = down[index: i].tls != nil
         var hasProto = false, hasID = false, hasHost = false
         let checkConnectionNames = head.h.connection.contains(.others)
         var k = 0
@@ -38,7 +42,9 @@ extension ProxyWorker {
             case .xForwardedFor:
                 xffCount += 1  // folded into one field below
                 continue
-            case .xForwardedProto: hasProto = true
+            case .xForwardedProto:
+                if overTLS { continue }
+                hasProto = true
             case .xRequestID:
                 hasID = true
                 if ring != nil { drafts.set(Int(i), .requestID, UnsafeRawBufferPointer(rebasing: buf[f.valueRange])) }
@@ -72,7 +78,7 @@ extension ProxyWorker {
         }
         down[index: i].peer.withBytes { w.append($0) }
         w.append("\r\n")
-        if !hasProto { w.append("x-forwarded-proto: http\r\n") }
+        if overTLS { w.append("x-forwarded-proto: https\r\n") } else if !hasProto { w.append("x-forwarded-proto: http\r\n") }
         if !hasID {
             w.append("x-request-id: ")
             let idStart = w.count

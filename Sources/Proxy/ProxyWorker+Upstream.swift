@@ -3,6 +3,7 @@ import EventLoop
 import HTTP1
 import Routing
 import SluiceCore
+import TLS
 
 extension ProxyWorker {
     // MARK: getting a connection
@@ -64,11 +65,20 @@ extension ProxyWorker {
             return upstreamFailed(h, .connectFailure)
         }
         var u = Upstream(fd: conn.fd, cluster: c, endpoint: e, clusterEpoch: clusterEpoch)
+        if let client = snap.clusters[c].tls {
+            // The session is made now; its handshake starts once TCP connects.
+            guard let session = TLSSession.connect(client, fd: conn.fd, host: snap.clusters[c].endpointHosts[e]) else {
+                Sys.close(conn.fd)
+                return upstreamFailed(h, .tlsFailure)
+            }
+            u.tls = session
+        }
         u.owner = h
         u.gaugeSlot = snap.clusterGaugeSlots[c]
         u.state = .connecting
         let uh = up.insert(u)
         do { try loop.register(conn.fd, token: makeToken(.upstream, uh), interest: .edgeTriggered) } catch {
+            u.tls?.free()
             up.remove(uh)
             Sys.close(conn.fd)
             return upstreamFailed(h, .connectFailure)
@@ -118,20 +128,36 @@ extension ProxyWorker {
         let i = u.index
         if up[index: i].state == .connecting {
             let err = Sys.socketError(up[index: i].fd)
-            loop.timers.cancel(timerID(i, .upConnectOrIdle))
             if err != 0 {
+                loop.timers.cancel(timerID(i, .upConnectOrIdle))
                 guard let owner = up[index: i].owner else { return closeUp(u) }
                 closeUp(u)
                 return upstreamFailed(owner, .connectFailure)
             }
-            up[index: i].state = .busy
-            if let owner = up[index: i].owner, down.contains(owner) {
-                forwardRequestBody(owner)
-                // Body bytes may now be read from the client.
-                if down[index: owner.index].readPaused { downReadable(owner) }
+            if up[index: i].tls != nil {
+                // TCP is up; the connect timeout also bounds the handshake.
+                up[index: i].handshaking = true
+                return upHandshake(u)
             }
+            loop.timers.cancel(timerID(i, .upConnectOrIdle))
+            upConnected(u)
         }
         flushUp(u)
+        if up[index: i].readWantsWrite && up[index: i].state == .busy {
+            up[index: i].readWantsWrite = false
+            upReadable(u)
+        }
+    }
+
+    /// The connection (and its TLS, if any) is up: the request may flow.
+    func upConnected(_ u: SlabHandle) {
+        let i = u.index
+        up[index: i].state = .busy
+        if let owner = up[index: i].owner, down.contains(owner) {
+            forwardRequestBody(owner)
+            // Body bytes may now be read from the client.
+            if down[index: owner.index].readPaused { downReadable(owner) }
+        }
     }
 
     /// Writes the upstream's queue; when it has room again, the client may
@@ -140,7 +166,13 @@ extension ProxyWorker {
         let i = u.index
         guard up[index: i].state == .busy else { return }
         let fd = up[index: i].fd
-        switch up[index: i].out.flush(fd, pool: pool) {
+        let r: FlushResult
+        if let tls = up[index: i].tls {
+            r = up[index: i].out.flush(pool: pool, scratch: tlsScratch) { tlsWrite(tls, $0, $1) }
+        } else {
+            r = up[index: i].out.flush(fd, pool: pool)
+        }
+        switch r {
         case .error:
             if let owner = up[index: i].owner {
                 closeUp(u)
@@ -168,7 +200,9 @@ extension ProxyWorker {
                 // An idle pooled connection that speaks (or closes) is done: drop it.
                 // After a full read that completed a response it has just gone
                 // idle, though: then there is simply nothing more to read.
-                if first { closeUp(u) }
+                // Over TLS, records that carry no data (session tickets) may
+                // arrive while idle: only data or a close ends it.
+                if first && !(up[index: i].tls.map(tlsIdleReadIsQuiet) ?? false) { closeUp(u) }
                 return
             }
             first = false
@@ -194,13 +228,15 @@ extension ProxyWorker {
             }
             up[index: i].readPaused = false
             let fd = up[index: i].fd
-            let buf = up[index: i].input.id
-            switch Sys.read(fd, pool.pointer(buf) + up[index: i].input.end, space) {
+            let at = pool.pointer(up[index: i].input.id) + up[index: i].input.end
+            let tls = up[index: i].tls
+            let result = tls == nil ? Sys.read(fd, at, space) : tlsRead(tls!, at, space, wantsWrite: &up[index: i].readWantsWrite)
+            switch result {
             case .bytes(let n):
                 up[index: i].input.end += n
                 up[index: i].responseBytes += n
                 processUp(u)
-                if n < space && !up[index: i].hangupSeen { return }
+                if n < space && !up[index: i].hangupSeen && tls == nil { return }
             case .eof:
                 upstreamEOF(u)
                 return
@@ -282,6 +318,8 @@ extension ProxyWorker {
         s.input.release(pool)
         up[index: i] = s
         loop.timers.cancel(timerID(i, .upConnectOrIdle))
+        s.tls?.free()
+        up[index: i].tls = nil
         Sys.close(s.fd)
         deadUp.append(u)
         shard.adjustGauge(s.gaugeSlot, by: -1)

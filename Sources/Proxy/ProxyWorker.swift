@@ -5,6 +5,7 @@ import Routing
 import SluiceCore
 import Synchronization
 import Telemetry
+import TLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +14,9 @@ import Glibc
 /// open client connections (the `sluice_downstream_connections` gauge).
 public final class WorkerStats: Sendable {
     public let downstreamOpen = Atomic<Int>(0)
+    /// TLS handshakes completed and failed, both sides.
+    public let tlsHandshakes = Atomic<Int>(0)
+    public let tlsHandshakeErrors = Atomic<Int>(0)
     public init() {}
 }
 
@@ -38,6 +42,14 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     /// while the head is in the buffer; the rest when the exchange ends).
     var drafts = RecordDrafts()
     var listeners: [Int32]
+    /// Per listener: connections accepted there speak TLS.
+    let listenerIsTLS: [Bool]
+    /// Where TLS writes gather a head and a small body into one record.
+    let tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+    /// Failure lines logged in the current second, and those held back.
+    var tlsLogSecond: UInt64 = 0
+    var tlsLogCount = 0
+    var tlsLogSuppressed = 0
     var down = Slab<Downstream>(capacity: 1024)
     /// Exchanges in progress, reached by `Downstream.xSlot`.
     var exchanges = Slab<Exchange>(capacity: 256)
@@ -60,8 +72,9 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
     /// Set once draining finished (no client connection left).
     public let drained = Atomic<Bool>(false)
 
-    public init(loop: EventLoop, store: SnapshotStore, listeners: [Int32], stats: WorkerStats, shard: WorkerShard,
-                ring: RecordRing? = nil, maxConnections: Int) throws {
+    public init(loop: EventLoop, store: SnapshotStore, listeners: [Int32], listenerIsTLS: [Bool] = [],
+                stats: WorkerStats, shard: WorkerShard, ring: RecordRing? = nil, maxConnections: Int) throws {
+        self.listenerIsTLS = listeners.indices.map { $0 < listenerIsTLS.count && listenerIsTLS[$0] }
         self.shard = shard
         self.ring = ring
         recording = getenv("SLUICE_TELEMETRY").map { String(cString: $0) != "off" } ?? true
@@ -84,6 +97,8 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
         loop.onTick = { [unowned self] in self.refreshSnapshot() }
     }
 
+    deinit { tlsScratch.deallocate() }
+
     // MARK: LoopHandler
 
     public func onEvent(_ token: UInt64, _ events: IOEvents) {
@@ -95,11 +110,13 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
             // Edge-triggered: a FIN that comes with the last data gets no event of
             // its own, so remember it (a tunnel's close was missed without this).
             if !events.isDisjoint(with: [.readHangup, .hangup]) { down[index: h.index].hangupSeen = true }
+            if down[index: h.index].handshaking { downHandshake(h); return }
             if events.contains(.writable) { downWritable(h) }
             if events.contains(.readable) || events.contains(.readHangup) { downReadable(h) }
         case .upstream:
             guard up.contains(h), up[index: h.index].state != .closed else { return }
             if !events.isDisjoint(with: [.readHangup, .hangup]) { up[index: h.index].hangupSeen = true }
+            if up[index: h.index].handshaking { upHandshake(h); return }
             if events.contains(.writable) { upWritable(h) }
             if events.contains(.readable) || events.contains(.readHangup) { upReadable(h) }
         case nil: break
@@ -144,8 +161,10 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
 
     private func sameClusters(_ a: [ClusterRuntime], _ b: [ClusterRuntime]) -> Bool {
         guard a.count == b.count else { return false }
+        // A reload makes new TLS client contexts: pooled connections made
+        // under the old trust settings are not reused.
         for (x, y) in zip(a, b) where x.name != y.name || x.addresses != y.addresses || x.lb != y.lb
-            || x.maxConnections != y.maxConnections || x.maxPending != y.maxPending { return false }
+            || x.maxConnections != y.maxConnections || x.maxPending != y.maxPending || x.tls !== y.tls { return false }
         return true
     }
 
@@ -169,6 +188,9 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
 
     private func acceptAll(_ index: Int) {
         guard index < listeners.count else { return }
+        // The snapshot is otherwise refreshed at the end of a tick: a client
+        // accepted now must get the certificates of the latest reload.
+        refreshSnapshot()
         let lfd = listeners[index]
         while case .bytes(let raw) = Sys.accept(lfd) {
             let fd = Int32(raw)
@@ -178,9 +200,18 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
             }
             Sys.setNoDelay(fd)
             var d = Downstream(fd: fd, parser: RequestParser(limits: headLimits))
+            if listenerIsTLS[index] {
+                guard let server = snapshot.tls, let session = TLSSession.accept(server, fd: fd) else {
+                    Sys.close(fd)
+                    continue
+                }
+                d.tls = session
+                d.handshaking = true
+            }
             d.peer = PeerText(SocketAddress.peer(of: fd)?.host ?? "unknown")
             let h = down.insert(d)
             do { try loop.register(fd, token: makeToken(.downstream, h), interest: .edgeTriggered) } catch {
+                d.tls?.free()
                 down.remove(h)
                 Sys.close(fd)
                 continue

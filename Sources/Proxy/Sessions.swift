@@ -2,6 +2,7 @@ import EventLoop
 import HTTP1
 import Routing
 import SluiceCore
+import TLS
 
 /// How much of a body is left to move, by its framing.
 enum BodyProgress {
@@ -94,6 +95,12 @@ struct Downstream {
     var requests = 0
     /// The timer slot holds the header timeout (not the idle one).
     var headTimerArmed = true
+    /// The connection came in on the TLS listener: its bytes go through this.
+    var tls: TLSSession?
+    /// The TLS handshake is not finished yet.
+    var handshaking = false
+    /// A TLS read asked to write first (a key update): retry it when writable.
+    var readWantsWrite = false
 }
 
 enum UpstreamState { case connecting, busy, idle, closed }
@@ -119,6 +126,11 @@ struct Upstream {
     var keepAlive = true
     /// As `Downstream.hangupSeen`: read on to the EOF after a short read.
     var hangupSeen = false
+    /// The cluster originates TLS: the session, made once TCP connects.
+    var tls: TLSSession?
+    /// Connected, and the TLS handshake is not finished yet.
+    var handshaking = false
+    var readWantsWrite = false
 }
 
 /// Token layout in epoll user data: generation (32 bits) | kind (2 bits) | index (30 bits).

@@ -11,6 +11,7 @@ import Routing
 import SluiceCore
 import Synchronization
 import Telemetry
+import TLS
 
 /// A cluster as the data plane sees it: resolved endpoints and limits.
 public struct ClusterRuntime: Sendable {
@@ -26,9 +27,15 @@ public struct ClusterRuntime: Sendable {
     public let health: [HealthFlag]
     /// Per endpoint, its `NameTable.endpoints` slot (request records carry the number, not the text).
     public let endpointSlots: [Int32]
+    /// Set when the cluster originates TLS to its endpoints.
+    public let tls: TLSClient?
+    /// Per endpoint, its host (the name TLS sends and verifies by default).
+    public let endpointHosts: [String]
 
     public init(name: String, endpointNames: [String], addresses: [SocketAddress], lb: LBPolicy,
-                maxConnections: Int, maxPending: Int, health: [HealthFlag]? = nil) {
+                maxConnections: Int, maxPending: Int, health: [HealthFlag]? = nil, tls: TLSClient? = nil) {
+        self.tls = tls
+        endpointHosts = endpointNames.map { splitHostPort($0)?.0 ?? $0 }
         self.name = name
         self.endpointNames = endpointNames
         self.addresses = addresses
@@ -63,9 +70,13 @@ public final class ProxySnapshot: Sendable {
     public let unroutedSlot: Int
     /// Per cluster, the slot of its open-connections gauge.
     public let clusterGaugeSlots: [Int]
+    /// The TLS listener's certificates (loaded from files at start and at
+    /// each reload; connections keep the ones they were accepted with).
+    public let tls: TLSServer?
 
     public init(generation: UInt64, config: SluiceConfig, table: RouteTable, routeData: [RouteRuntime], clusters: [ClusterRuntime],
-                seriesSlots: [[Int]], unroutedSlot: Int, clusterGaugeSlots: [Int]) {
+                seriesSlots: [[Int]], unroutedSlot: Int, clusterGaugeSlots: [Int], tls: TLSServer? = nil) {
+        self.tls = tls
         self.generation = generation
         self.config = config
         self.table = table
@@ -79,7 +90,7 @@ public final class ProxySnapshot: Sendable {
     /// The same snapshot under a new generation with other clusters (re-resolution).
     public func with(clusters: [ClusterRuntime], generation: UInt64) -> ProxySnapshot {
         ProxySnapshot(generation: generation, config: config, table: table, routeData: routeData, clusters: clusters,
-                      seriesSlots: seriesSlots, unroutedSlot: unroutedSlot, clusterGaugeSlots: clusterGaugeSlots)
+                      seriesSlots: seriesSlots, unroutedSlot: unroutedSlot, clusterGaugeSlots: clusterGaugeSlots, tls: tls)
     }
 
     /// Builds a snapshot, resolving endpoint names (blocking: never call on a worker).
@@ -102,8 +113,15 @@ public final class ProxySnapshot: Sendable {
                 if let o = old, let k = o.endpointNames.firstIndex(of: name) { return o.health[k] }
                 return HealthFlag()
             }
+            var client: TLSClient?
+            if let t = cl.tls {
+                do { client = try TLSClient(caFile: t.caFile, serverName: t.serverName, verify: t.verify) } catch {
+                    throw SysError("cluster '\(cl.name)': tls: \(error)", 0)
+                }
+            }
             clusters.append(ClusterRuntime(name: cl.name, endpointNames: cl.endpoints, addresses: addrs, lb: cl.lb,
-                                           maxConnections: cl.maxConnections, maxPending: cl.maxPending, health: health))
+                                           maxConnections: cl.maxConnections, maxPending: cl.maxPending, health: health,
+                                           tls: client))
         }
         var routes: [Route] = []
         var data: [RouteRuntime] = []
@@ -129,9 +147,18 @@ public final class ProxySnapshot: Sendable {
                 registry.slot(SeriesKey(route: r.name, backend: b.label, cluster: clusters[r.cluster(for: b)].name)) ?? -1
             }
         }
+        // Certificates load whole or not at all: a bad file refuses the config.
+        var server: TLSServer?
+        if let t = c.tls {
+            do {
+                server = try TLSServer(cert: t.cert, key: t.key,
+                                       alternatives: t.certificates.map { ($0.serverNames, $0.cert, $0.key) })
+            } catch { throw SysError("tls: \(error)", 0) }
+        }
         return ProxySnapshot(generation: generation, config: c, table: RouteTable(routes), routeData: data, clusters: clusters,
                              seriesSlots: slots, unroutedSlot: registry.slot(.unrouted) ?? -1,
-                             clusterGaugeSlots: clusters.map { registry.slot(SeriesKey(route: "", backend: "", cluster: $0.name)) ?? -1 })
+                             clusterGaugeSlots: clusters.map { registry.slot(SeriesKey(route: "", backend: "", cluster: $0.name)) ?? -1 },
+                             tls: server)
     }
 
     /// The same snapshot with one route's weights changed (runtime changes).
@@ -141,7 +168,7 @@ public final class ProxySnapshot: Sendable {
         var cfg = config
         cfg.routes[index].weights = weights
         return ProxySnapshot(generation: generation, config: cfg, table: RouteTable(routes), routeData: routeData, clusters: clusters,
-                             seriesSlots: seriesSlots, unroutedSlot: unroutedSlot, clusterGaugeSlots: clusterGaugeSlots)
+                             seriesSlots: seriesSlots, unroutedSlot: unroutedSlot, clusterGaugeSlots: clusterGaugeSlots, tls: tls)
     }
 }
 

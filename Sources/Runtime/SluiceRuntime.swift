@@ -125,6 +125,11 @@ public final class SluiceRuntime: @unchecked Sendable {
         let previousFile = fileConfig.withLock { $0 }
         // What cannot change without a restart stays as running.
         next.listen = running.config.listen
+        // The TLS listener's socket stays; its certificates are re-read.
+        if (next.tls == nil) != (running.config.tls == nil) {
+            throw StartError("adding or removing the tls listener needs a restart")
+        }
+        if let t = running.config.tls { next.tls?.listen = t.listen }
         next.admin = running.config.admin
         next.workers = running.config.workers
         next.monitor = running.config.monitor

@@ -11,7 +11,7 @@ import Synchronization
 /// Why an exchange failed, as the monitor names it (SPEC §7 `error`).
 public enum ErrorReason: UInt8, Sendable, CaseIterable {
     case none = 0
-    case connectFailure, timeout, reset, badResponse, noHealthyEndpoint, overflow, clientAbort, badRequest, noRoute
+    case connectFailure, timeout, reset, badResponse, noHealthyEndpoint, overflow, clientAbort, badRequest, noRoute, tlsFailure
 
     public var label: String {
         switch self {
@@ -25,6 +25,7 @@ public enum ErrorReason: UInt8, Sendable, CaseIterable {
         case .clientAbort: return "client_abort"
         case .badRequest: return "bad_request"
         case .noRoute: return "no_route"
+        case .tlsFailure: return "tls_failure"
         }
     }
 
@@ -32,7 +33,7 @@ public enum ErrorReason: UInt8, Sendable, CaseIterable {
     /// toward an upstream, not of the client's request).
     public var isUpstream: Bool {
         switch self {
-        case .connectFailure, .timeout, .reset, .badResponse, .noHealthyEndpoint, .overflow: return true
+        case .connectFailure, .timeout, .reset, .badResponse, .noHealthyEndpoint, .overflow, .tlsFailure: return true
         default: return false
         }
     }

@@ -36,10 +36,6 @@ struct RunCommand: ParsableCommand {
             guard w >= 1 else { throw ValidationError("--workers must be at least 1") }
             cfg.workers = w
         }
-        for c in cfg.clusters where c.tls != nil {
-            throw ValidationError("cluster '\(c.name)': upstream TLS is not available in this build yet")
-        }
-        if cfg.tls != nil { throw ValidationError("tls: TLS termination is not available in this build yet") }
 
         Signals.block([SIGTERM, SIGINT, SIGHUP])
         let runtime: SluiceRuntime
@@ -53,7 +49,7 @@ struct RunCommand: ParsableCommand {
         }
         for w in runtime.warnings { log(w) }
         let server = runtime.proxy
-        log("listening on \(server.boundAddresses.map(\.description).joined(separator: ", ")) with \(server.group.loops.count) worker(s); admin on \(runtime.admin?.address.description ?? "-")")
+        log("listening on \((server.boundAddresses.map(\.description) + (server.tlsBoundAddress.map { ["\($0) (tls)"] } ?? [])).joined(separator: ", ")) with \(server.group.loops.count) worker(s); admin on \(runtime.admin?.address.description ?? "-")")
         while true {
             let sig = Signals.wait([SIGTERM, SIGINT, SIGHUP])
             if sig == SIGHUP {
