@@ -209,3 +209,8 @@ void sl_tls_alpn(SSL *ssl, char *out, int cap) {
     if (p && len) memcpy(out, p, len);
     out[len] = 0;
 }
+
+unsigned long sl_tls_bytes_read(SSL *ssl) {
+    BIO *b = SSL_get_rbio(ssl);
+    return b ? (unsigned long)BIO_number_read(b) : 0;
+}

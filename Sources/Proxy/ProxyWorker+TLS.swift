@@ -44,6 +44,10 @@ extension ProxyWorker {
             flushDown(h)
         case .wantRead, .wantWrite:
             return
+        case .closed where !s.peerSentAnything:
+            // A TCP connect and close (a port probe, a load balancer's
+            // check): not a TLS failure, nothing to log.
+            closeDown(h)
         case .closed, .failed:
             stats.tlsHandshakeErrors.add(1, ordering: .relaxed)
             let peer = down[index: i].peer.withBytes { String(decoding: $0, as: UTF8.self) }

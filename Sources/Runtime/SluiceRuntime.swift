@@ -153,6 +153,8 @@ public final class SluiceRuntime: @unchecked Sendable {
             if r.previewCluster != nil { ctx.routeWeights.append((r.name, "preview", r.weights.preview)) }
         }
         ctx.downstreamConnections = proxy.total { $0.downstreamOpen.load(ordering: .relaxed) }
+        ctx.tlsHandshakes = proxy.total { $0.tlsHandshakes.load(ordering: .relaxed) }
+        ctx.tlsHandshakeErrors = proxy.total { $0.tlsHandshakeErrors.load(ordering: .relaxed) }
         for (i, c) in snap.clusters.enumerated() {
             ctx.upstreamConnections.append((c.name, proxy.telemetry.gauge(snap.clusterGaugeSlots[i])))
             for (e, name) in c.endpointNames.enumerated() {

@@ -82,6 +82,9 @@ public struct TLSSession: Equatable, @unchecked Sendable {
         sl_tls_alpn(ssl, &buf, Int32(buf.count))
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+    /// Whether the peer has sent any byte yet (a TCP probe sends none).
+    public var peerSentAnything: Bool { sl_tls_bytes_read(ssl) > 0 }
+
     /// Whether the handshake resumed an earlier session.
     public var resumed: Bool { SSL_session_reused(ssl) == 1 }
 }

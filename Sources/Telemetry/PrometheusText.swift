@@ -6,6 +6,9 @@ public struct MetricsContext: Sendable {
     public var endpointHealth: [(cluster: String, endpoint: String, healthy: Bool)] = []
     public var recordsDropped: UInt64 = 0
     public var envoyMetrics = true
+    /// TLS handshakes completed and failed (client and upstream sides together).
+    public var tlsHandshakes = 0
+    public var tlsHandshakeErrors = 0
 
     public init() {}
 }
@@ -69,6 +72,12 @@ public enum PrometheusText {
         o += "# HELP sluice_downstream_connections Open client connections.\n"
         o += "# TYPE sluice_downstream_connections gauge\n"
         o += "sluice_downstream_connections \(ctx.downstreamConnections)\n"
+        o += "# HELP sluice_tls_handshakes_total TLS handshakes completed, with clients and upstreams.\n"
+        o += "# TYPE sluice_tls_handshakes_total counter\n"
+        o += "sluice_tls_handshakes_total \(ctx.tlsHandshakes)\n"
+        o += "# HELP sluice_tls_handshake_errors_total TLS handshakes that failed (each is also logged with its reason).\n"
+        o += "# TYPE sluice_tls_handshake_errors_total counter\n"
+        o += "sluice_tls_handshake_errors_total \(ctx.tlsHandshakeErrors)\n"
         o += "# HELP sluice_upstream_connections Open upstream connections, by cluster.\n"
         o += "# TYPE sluice_upstream_connections gauge\n"
         for u in ctx.upstreamConnections {

@@ -94,6 +94,16 @@ final class TLSReloadTests: XCTestCase {
         usleep(300_000)
         XCTAssertEqual(serial(), renewed)
 
+        // Handshakes are counted for the monitor.
+        let m = try BlockingSocket(connectTo: adminPort)
+        try m.write("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        let metrics = String(decoding: try MessageReader(m).readResponse().2, as: UTF8.self)
+        m.close()
+        let handshakes = metrics.split(separator: "\n").first { $0.hasPrefix("sluice_tls_handshakes_total ") }
+            .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        XCTAssertGreaterThanOrEqual(handshakes, 5, metrics)
+        XCTAssertTrue(metrics.contains("sluice_tls_handshake_errors_total 0"), metrics)
+
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -45,5 +45,7 @@ void sl_tls_free(SSL *ssl);
 void sl_tls_last_error(SSL *ssl, char *out, int cap);
 /// Client side: verify the peer against `host` (a DNS name or an IP literal).
 int sl_tls_verify_host(SSL *ssl, const char *host);
+/// Bytes read from the socket so far (0: the peer sent nothing).
+unsigned long sl_tls_bytes_read(SSL *ssl);
 /// The negotiated ALPN protocol into out (empty when none).
 void sl_tls_alpn(SSL *ssl, char *out, int cap);
