@@ -14,6 +14,10 @@ long sl_tls_ctx_set_session_cache_server(SSL_CTX *ctx) { return SSL_CTX_set_sess
 void sl_tls_ctx_defaults(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    /* One read() takes a record's header and body (and whatever follows)
+       instead of two reads per record; the worker reads a TLS connection
+       on until want-read, so nothing buffered here is left behind. */
+    SSL_CTX_set_read_ahead(ctx, 1);
 }
 
 /* ALPN: http/1.1 only for now (h2 would be added here, first). A client that

@@ -13,7 +13,7 @@ long sl_tls_ctx_set_session_cache_server(SSL_CTX *ctx);
 
 /// Options every Sluice context gets: no compression or renegotiation, EOF
 /// without close_notify read as EOF, partial writes from a moving buffer,
-/// and record buffers released while a connection is idle.
+/// record buffers released while a connection is idle, and read-ahead.
 void sl_tls_ctx_defaults(SSL_CTX *ctx);
 /// Server side: modern TLS 1.2 ciphers, server preference, a session cache
 /// and tickets for resumption, ALPN that selects http/1.1.
