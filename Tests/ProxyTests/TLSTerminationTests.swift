@@ -139,6 +139,25 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertEqual(r.stdout, "200", r.stderr)
     }
 
+    /// A client that starts a handshake and stalls is closed by the header
+    /// timeout (which covers the handshake), counted, and leaves nothing open.
+    func testStalledHandshakeIsClosedByTheHeaderTimeout() throws {
+        let main = (cert: pki.path("localhost.crt"), key: pki.path("localhost.key"))
+        let g = try ProxyFixture(backends: [("a", echoBackend)]) { cfg in
+            cfg.timeouts.header = 300
+            cfg.tls = TLSListenConfig(listen: "127.0.0.1:0", cert: main.cert, key: main.key)
+        }
+        let s = try BlockingSocket(connectTo: g.server.tlsBoundAddress!.port, timeoutSeconds: 5)
+        defer { s.close() }
+        try s.write([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])
+        let start = Date()
+        XCTAssertEqual(try s.readToEOF().count, 0)
+        let waited = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(waited, 0.2, "closed before the header timeout")
+        XCTAssertLessThan(waited, 3, "the stalled handshake was not timed out")
+        XCTAssertTrue(waitUntil(5) { g.server.total { $0.downstreamOpen.load(ordering: .relaxed) } == 0 })
+    }
+
     /// 1,000 handshakes (each a request on a new connection): descriptors
     /// and memory stay flat once warm.
     func testThousandHandshakesDoNotGrowDescriptorsOrMemory() throws {
