@@ -11,8 +11,18 @@ int sl_tls_ctx_set_max_tls13(SSL_CTX *ctx) { return (int)SSL_CTX_set_max_proto_v
 int sl_tls_set_sni(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
 long sl_tls_ctx_set_session_cache_server(SSL_CTX *ctx) { return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER); }
 
+/* Keys are never encrypted for Sluice: without this, OpenSSL would prompt
+   on the terminal for a passphrase and block start-up or a reload. */
+static int sl_no_password(char *buf, int size, int rwflag, void *u) {
+    (void)buf; (void)size; (void)rwflag; (void)u;
+    return 0;
+}
+
+static __thread int sl_last_errno;
+
 void sl_tls_ctx_defaults(SSL_CTX *ctx) {
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_default_passwd_cb(ctx, sl_no_password);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     /* One read() takes a record's header and body (and whatever follows)
        instead of two reads per record; the worker reads a TLS connection
@@ -37,7 +47,10 @@ static int sl_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *ou
 
 int sl_tls_ctx_server_setup(SSL_CTX *ctx) {
     sl_tls_ctx_defaults(ctx);
-    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* A client's EOF without close_notify reads as EOF: an HTTP request is
+       never delimited by the close. (Not on the client side: there a
+       close-delimited response body must not end on a forged FIN.) */
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* TLS 1.2: forward-secret AEAD suites only. TLS 1.3 suites are all modern. */
     if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return 0;
     static const unsigned char sid[] = "sluice";
@@ -133,6 +146,7 @@ SSL *sl_tls_new(SSL_CTX *ctx, int fd, int server) {
 }
 
 static int sl_classify(SSL *ssl, int ret) {
+    sl_last_errno = errno;
     switch (SSL_get_error(ssl, ret)) {
     case SSL_ERROR_WANT_READ: return SL_TLS_WANT_READ;
     case SSL_ERROR_WANT_WRITE: return SL_TLS_WANT_WRITE;
@@ -168,10 +182,12 @@ int sl_tls_write(SSL *ssl, const void *buf, int len, int *n) {
     return sl_classify(ssl, r);
 }
 
-void sl_tls_free(SSL *ssl) {
+void sl_tls_free(SSL *ssl, int graceful) {
     if (!ssl) return;
-    /* One non-blocking attempt at close_notify; never wait for the peer's. */
-    if (SSL_is_init_finished(ssl)) {
+    /* One non-blocking attempt at close_notify, on a clean close only (an
+       abort must not look like a complete stream to the peer, and a session
+       not shut down is not resumed); never wait for the peer's. */
+    if (graceful && SSL_is_init_finished(ssl)) {
         ERR_clear_error();
         (void)SSL_shutdown(ssl);
     }
@@ -188,8 +204,8 @@ void sl_tls_last_error(SSL *ssl, char *out, int cap) {
         snprintf(out, (size_t)cap, "certificate verify failed: %s", X509_verify_cert_error_string(v));
     } else if (e != 0) {
         ERR_error_string_n(e, out, (size_t)cap);
-    } else if (errno != 0) {
-        snprintf(out, (size_t)cap, "%s", strerror(errno));
+    } else if (sl_last_errno != 0) {
+        snprintf(out, (size_t)cap, "%s", strerror(sl_last_errno));
     } else {
         snprintf(out, (size_t)cap, "connection closed during the handshake");
     }
@@ -218,3 +234,5 @@ unsigned long sl_tls_bytes_read(SSL *ssl) {
     BIO *b = SSL_get_rbio(ssl);
     return b ? (unsigned long)BIO_number_read(b) : 0;
 }
+
+int sl_tls_has_pending(SSL *ssl) { return SSL_has_pending(ssl); }

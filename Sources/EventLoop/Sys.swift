@@ -120,6 +120,13 @@ public enum Sys {
 
     public static func setNoDelay(_ fd: Int32) { _ = sl_set_nodelay(fd) }
 
+    /// Makes the next close send an RST instead of a FIN: a peer reading a
+    /// close-delimited body then sees an abort, not a complete message.
+    public static func setResetOnClose(_ fd: Int32) {
+        var l = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+    }
+
     /// Sets SO_SNDBUF / SO_RCVBUF (tests use small ones to force partial writes).
     public static func setBufferSizes(_ fd: Int32, send: Int32? = nil, receive: Int32? = nil) {
         if let s = send { _ = sl_set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, s) }

@@ -90,9 +90,9 @@ public final class HealthChecker: @unchecked Sendable {
             // A blocking socket: the handshake completes or fails (or times out) here.
             guard let s = TLSSession.connect(tls, fd: fd, host: tlsHost) else { return false }
             session = s
-            guard s.handshake() == .ok(0) else { s.free(); return false }
+            guard s.handshake() == .ok(0) else { s.free(graceful: false); return false }
         }
-        defer { session?.free() }
+        defer { session?.free(graceful: true) }
         let req = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: sluice-health\r\nConnection: close\r\n\r\n".utf8)
         let sent = req.withUnsafeBytes { b -> Int in
             if let s = session { if case .ok(let n) = s.write(b.baseAddress!, b.count) { return n }; return -1 }

@@ -374,12 +374,17 @@ extension ProxyWorker {
             abandonUpstream(h)
             if case .tunnel = x.respBody { recordEnd(h, error: nil) } else { recordEnd(h, error: .clientAbort) }
         }
-        closeDown(h)
+        closeDown(h, abort: reset)
     }
 
-    func closeDown(_ h: SlabHandle) {
+    /// Closes the client connection. Over TLS, close_notify goes out only
+    /// when nothing was cut (no error, nothing unsent, no exchange mid-way);
+    /// an abort closes with an RST.
+    func closeDown(_ h: SlabHandle, abort: Bool = false) {
         let i = h.index
         if down[index: i].closed { return }
+        let graceful = !abort && down[index: i].out.isEmpty
+            && (!down[index: i].hasX || exchanges[unchecked: down[index: i].xSlot].responseDone)
         if down[index: i].hasX {
             let x = exchanges[unchecked: down[index: i].xSlot]
             // A tunnel that ends is a finished exchange; anything else closed
@@ -395,8 +400,9 @@ extension ProxyWorker {
         down[index: i] = d
         loop.timers.cancel(timerID(i, .downIdleOrHeader))
         loop.timers.cancel(timerID(i, .downRequest))
-        d.tls?.free()
+        d.tls?.free(graceful: graceful)
         down[index: i].tls = nil
+        if abort { Sys.setResetOnClose(d.fd) }
         Sys.close(d.fd)
         deadDown.append(h)
         stats.downstreamOpen.subtract(1, ordering: .relaxed)

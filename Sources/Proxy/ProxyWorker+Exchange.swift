@@ -536,8 +536,10 @@ extension ProxyWorker {
         abandonUpstream(h)
         var x = exchanges[unchecked: down[index: i].xSlot]
         if x.responseHeadSent {
+            // A cut, not an end: reset the client so it cannot take the
+            // part it got for the whole response.
             recordEnd(h, error: e)
-            closeDown(h)
+            closeDown(h, abort: true)
             return
         }
         x.status = e.status

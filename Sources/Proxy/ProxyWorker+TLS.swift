@@ -73,15 +73,19 @@ extension ProxyWorker {
             return
         case .closed, .failed:
             stats.tlsHandshakeErrors.add(1, ordering: .relaxed)
-            let c = up[index: i].cluster, e = up[index: i].endpoint
-            let name = c < snapshot.clusters.count && e < snapshot.clusters[c].endpointNames.count
-                ? "\(snapshot.clusters[c].name) endpoint \(snapshot.clusters[c].endpointNames[e])" : "upstream"
-            logTLS("handshake with \(name) failed: \(s.lastError)")
+            logTLS("handshake with \(upstreamName(u)) failed: \(s.lastError)")
             let owner = up[index: i].owner
             loop.timers.cancel(timerID(i, .upConnectOrIdle))
             closeUp(u)
             if let o = owner { upstreamFailed(o, .tlsFailure) }
         }
+    }
+
+    /// "cluster endpoint host:port", for log lines.
+    func upstreamName(_ u: SlabHandle) -> String {
+        let c = up[index: u.index].cluster, e = up[index: u.index].endpoint
+        guard c < snapshot.clusters.count, e < snapshot.clusters[c].endpointNames.count else { return "upstream" }
+        return "\(snapshot.clusters[c].name) endpoint \(snapshot.clusters[c].endpointNames[e])"
     }
 
     /// Reads a pooled TLS connection that became readable while idle: true

@@ -78,7 +78,7 @@ extension ProxyWorker {
         u.state = .connecting
         let uh = up.insert(u)
         do { try loop.register(conn.fd, token: makeToken(.upstream, uh), interest: .edgeTriggered) } catch {
-            u.tls?.free()
+            u.tls?.free(graceful: false)
             up.remove(uh)
             Sys.close(conn.fd)
             return upstreamFailed(h, .connectFailure)
@@ -258,10 +258,16 @@ extension ProxyWorker {
         switch up[index: i].state {
         case .connecting:
             let owner = up[index: i].owner
+            let handshaking = up[index: i].handshaking
+            if handshaking {
+                // TCP was up: the TLS handshake is what stalled.
+                stats.tlsHandshakeErrors.add(1, ordering: .relaxed)
+                logTLS("handshake with \(upstreamName(u)) timed out")
+            }
             closeUp(u)
-            if let o = owner { upstreamFailed(o, .connectFailure) }
+            if let o = owner { upstreamFailed(o, handshaking ? .tlsFailure : .connectFailure) }
         case .idle:
-            closeUp(u)
+            closeUp(u, graceful: true)
         default:
             break
         }
@@ -308,7 +314,9 @@ extension ProxyWorker {
         exchanges[unchecked: down[index: h.index].xSlot] = x
     }
 
-    func closeUp(_ u: SlabHandle) {
+    /// Closes an upstream connection; `graceful` (a finished or idle one)
+    /// sends TLS close_notify first.
+    func closeUp(_ u: SlabHandle, graceful: Bool = false) {
         let i = u.index
         guard up.contains(u), up[index: i].state != .closed else { return }
         var s = up[index: i]
@@ -318,7 +326,7 @@ extension ProxyWorker {
         s.input.release(pool)
         up[index: i] = s
         loop.timers.cancel(timerID(i, .upConnectOrIdle))
-        s.tls?.free()
+        s.tls?.free(graceful: graceful && s.out.isEmpty)
         up[index: i].tls = nil
         Sys.close(s.fd)
         deadUp.append(u)
@@ -339,6 +347,12 @@ extension ProxyWorker {
         let i = u.index
         var s = up[index: i]
         guard s.keepAlive, s.clusterEpoch == clusterEpoch, s.input.start == s.input.end, s.out.isEmpty, !draining else {
+            return closeUp(u, graceful: true)
+        }
+        // Input OpenSSL read ahead past the response: records without data
+        // (a session ticket) are fine; bytes past the response are not, or
+        // they would begin the next client's response.
+        if let t = s.tls, t.hasBufferedInput, !tlsIdleReadIsQuiet(t) {
             return closeUp(u)
         }
         s.state = .idle

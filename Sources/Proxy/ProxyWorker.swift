@@ -211,7 +211,7 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
             d.peer = PeerText(SocketAddress.peer(of: fd)?.host ?? "unknown")
             let h = down.insert(d)
             do { try loop.register(fd, token: makeToken(.downstream, h), interest: .edgeTriggered) } catch {
-                d.tls?.free()
+                d.tls?.free(graceful: false)
                 down.remove(h)
                 Sys.close(fd)
                 continue

@@ -35,7 +35,7 @@ public struct TLSSession: Equatable, @unchecked Sendable {
         guard let ssl = sl_tls_new(client.context.ctx, fd, 0) else { return nil }
         let name = client.serverName ?? host
         let ok = client.verify ? sl_tls_verify_host(ssl, name) : (isIPLiteral(name) ? 1 : sl_tls_set_sni(ssl, name))
-        guard ok == 1 else { sl_tls_free(ssl); return nil }
+        guard ok == 1 else { sl_tls_free(ssl, 0); return nil }
         return TLSSession(ssl: ssl)
     }
 
@@ -64,8 +64,13 @@ public struct TLSSession: Equatable, @unchecked Sendable {
         return TLSSession.result(sl_tls_write(ssl, p, Int32(clamping: count), &n), n)
     }
 
-    /// Sends close_notify (one attempt, no wait) and frees the session.
-    public func free() { sl_tls_free(ssl) }
+    /// Frees the session. A graceful close first sends close_notify (one
+    /// attempt, no wait); an abort does not, so the peer cannot take a cut
+    /// stream for a complete one.
+    public func free(graceful: Bool) { sl_tls_free(ssl, graceful ? 1 : 0) }
+
+    /// OpenSSL holds input not handed out yet (a record read ahead).
+    public var hasBufferedInput: Bool { sl_tls_has_pending(ssl) == 1 }
 
     /// Why the last handshake or I/O call failed (verification first).
     public var lastError: String {

@@ -55,7 +55,7 @@ final class TLSReloadTests: XCTestCase {
         let sock = try BlockingSocket(connectTo: tlsPort)
         defer { sock.close() }
         let session = try XCTUnwrap(TLSSession.connect(client, fd: sock.fd, host: "localhost"))
-        defer { session.free() }
+        defer { session.free(graceful: true) }
         XCTAssertEqual(session.handshake(), .ok(0))
         func request() -> String {
             let req = Array("GET /k HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)

@@ -34,6 +34,18 @@ final class PythonTLSBackend {
             self.end_headers()
             self.wfile.write(body)
         def do_GET(self):
+            if self.path.startswith("/closedelim"):
+                # A body delimited by the close; "clean" ends it with close_notify,
+                # else with a bare TCP close (what a forged FIN looks like).
+                self.send_response(200)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"x" * 100000)
+                self.wfile.flush()
+                if "clean" in self.path:
+                    self.connection.unwrap()
+                self.close_connection = True
+                return
             if self.path.startswith("/big?n="):
                 n = int(self.path[7:])
                 self.send_response(200)
@@ -184,6 +196,21 @@ final class UpstreamTLSTests: XCTestCase {
             let f = try proxy(endpoint, UpstreamTLSConfig(caFile: nil, verify: false))
             XCTAssertEqual(try f.exchange(get("/x")).status, 200)
         }
+    }
+
+    /// A close-delimited response over TLS is complete only when the
+    /// upstream ends it with close_notify; a bare TCP close (a forged FIN
+    /// would look the same) cuts the client instead of ending the body.
+    func testCloseDelimitedBodyNeedsCloseNotify() throws {
+        let b = try backend("localhost")
+        let f = try proxy(b.address, UpstreamTLSConfig(caFile: pki.caCert))
+        let clean = try runTool("/usr/bin/curl", ["-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{size_download}",
+                                                  "http://127.0.0.1:\(f.port)/closedelim?clean"])
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+        XCTAssertEqual(clean.stdout, "100000")
+        let bare = try runTool("/usr/bin/curl", ["-sS", "--max-time", "20", "-o", "/dev/null",
+                                                 "http://127.0.0.1:\(f.port)/closedelim"])
+        XCTAssertNotEqual(bare.status, 0, "a body cut by a bare TCP close was passed on as complete")
     }
 
     /// Health checks of a TLS cluster speak TLS: a verifying probe keeps a

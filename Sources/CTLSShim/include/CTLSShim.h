@@ -11,12 +11,13 @@ int sl_tls_ctx_set_max_tls13(SSL_CTX *ctx);
 int sl_tls_set_sni(SSL *ssl, const char *name);
 long sl_tls_ctx_set_session_cache_server(SSL_CTX *ctx);
 
-/// Options every Sluice context gets: no compression or renegotiation, EOF
-/// without close_notify read as EOF, partial writes from a moving buffer,
-/// record buffers released while a connection is idle, and read-ahead.
+/// Options every Sluice context gets: no compression or renegotiation, no
+/// passphrase prompt, partial writes from a moving buffer, record buffers
+/// released while a connection is idle, and read-ahead.
 void sl_tls_ctx_defaults(SSL_CTX *ctx);
 /// Server side: modern TLS 1.2 ciphers, server preference, a session cache
-/// and tickets for resumption, ALPN that selects http/1.1.
+/// and tickets for resumption, ALPN that selects http/1.1, a client's EOF
+/// without close_notify read as EOF.
 int sl_tls_ctx_server_setup(SSL_CTX *ctx);
 /// Adds SNI alternatives to a default server context: `names[i]` selects
 /// `ctxs[i]` (exact, or "*.example.com" for one label). The table is copied
@@ -39,8 +40,10 @@ int sl_tls_handshake(SSL *ssl);
 int sl_tls_read(SSL *ssl, void *buf, int len, int *n);
 /// Writes up to `len` bytes (partial writes allowed); the count goes to *n.
 int sl_tls_write(SSL *ssl, const void *buf, int len, int *n);
-/// Sends close_notify without waiting for the peer's, then frees.
-void sl_tls_free(SSL *ssl);
+/// Frees; on a graceful close, first sends close_notify (without waiting for the peer's).
+void sl_tls_free(SSL *ssl, int graceful);
+/// Whether OpenSSL holds input not yet handed out (records or plaintext).
+int sl_tls_has_pending(SSL *ssl);
 /// The first OpenSSL error of the last failed call, or a verify result, as text.
 void sl_tls_last_error(SSL *ssl, char *out, int cap);
 /// Client side: verify the peer against `host` (a DNS name or an IP literal).
