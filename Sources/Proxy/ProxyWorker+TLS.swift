@@ -39,11 +39,14 @@ extension ProxyWorker {
         switch s.handshake() {
         case .ok:
             down[index: i].handshaking = false
+            down[index: i].readWantsWrite = false
             stats.tlsHandshakes.add(1, ordering: .relaxed)
             downReadable(h)
             flushDown(h)
-        case .wantRead, .wantWrite:
-            return
+        case .wantRead:
+            down[index: i].readWantsWrite = false
+        case .wantWrite:
+            down[index: i].readWantsWrite = true
         case .closed where !s.peerSentAnything:
             // A TCP connect and close (a port probe, a load balancer's
             // check): not a TLS failure, nothing to log.

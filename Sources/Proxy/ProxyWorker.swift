@@ -110,7 +110,13 @@ public final class ProxyWorker: LoopHandler, @unchecked Sendable {
             // Edge-triggered: a FIN that comes with the last data gets no event of
             // its own, so remember it (a tunnel's close was missed without this).
             if !events.isDisjoint(with: [.readHangup, .hangup]) { down[index: h.index].hangupSeen = true }
-            if down[index: h.index].handshaking { downHandshake(h); return }
+            if down[index: h.index].handshaking {
+                // Writability alone (the first event after registering) moves
+                // a handshake only when its last step asked to write.
+                if !events.isDisjoint(with: [.readable, .readHangup, .hangup])
+                    || (events.contains(.writable) && down[index: h.index].readWantsWrite) { downHandshake(h) }
+                return
+            }
             if events.contains(.writable) { downWritable(h) }
             if events.contains(.readable) || events.contains(.readHangup) { downReadable(h) }
         case .upstream:

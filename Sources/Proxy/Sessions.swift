@@ -99,7 +99,7 @@ struct Downstream {
     var tls: TLSSession?
     /// The TLS handshake is not finished yet.
     var handshaking = false
-    /// A TLS read asked to write first (a key update): retry it when writable.
+    /// The last TLS read or handshake step asked to write first: retry it when writable.
     var readWantsWrite = false
 }
 
