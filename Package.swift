@@ -80,11 +80,11 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "CLITests", dependencies: ["Harness", "TestSupport", "TLS"]),
-        .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore",
+        .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore", "TestSupport",
                                                        "Telemetry", "Monitor", "Compression", "EventLoop"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore", "TLS", "Telemetry", "TestSupport"]),
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "SluiceCore", "CSysShim", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
-        .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "TestSupport"]),
     ]
 )

@@ -47,10 +47,18 @@ public final class TestPKI {
     }
 }
 
+/// What a command left: its exit status, its output as text and as bytes, its errors.
+public struct ToolResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public let output: Data
+}
+
 /// Runs a command to completion; stdout and stderr as text.
 @discardableResult
 public func runTool(_ tool: String, _ args: [String], stdin: Data? = nil, timeout: TimeInterval = 120) throws
-    -> (status: Int32, stdout: String, stderr: String) {
+    -> ToolResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: tool)
     p.arguments = args
@@ -70,11 +78,29 @@ public func runTool(_ tool: String, _ args: [String], stdin: Data? = nil, timeou
     if p.isRunning { p.terminate() }
     p.waitUntilExit()
     g.wait()
-    return (p.terminationStatus, String(decoding: o.withLock { $0 }, as: UTF8.self), String(decoding: e.withLock { $0 }, as: UTF8.self))
+    let output = o.withLock { $0 }
+    return ToolResult(status: p.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+                      stderr: String(decoding: e.withLock { $0 }, as: UTF8.self), output: output)
 }
 
 /// Runs a Python 3 program (the `ssl` module is the client users have).
-public func python(_ program: String, _ args: [String] = [], timeout: TimeInterval = 120) throws -> (status: Int32, stdout: String, stderr: String) {
+public func python(_ program: String, _ args: [String] = [], timeout: TimeInterval = 120) throws -> ToolResult {
     try runTool("/usr/bin/python3", ["-c", program] + args, timeout: timeout)
 }
 
+
+/// Polls `condition` until it holds or `seconds` pass; one last look at the end.
+public func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(5_000)
+    }
+    return condition()
+}
+
+/// What the system's `gzip -dc` makes of `bytes` (checks our gzip output
+/// against the reference tool).
+public func systemGunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    Array(try runTool("/bin/sh", ["-c", "gzip -dc"], stdin: Data(bytes)).output)
+}

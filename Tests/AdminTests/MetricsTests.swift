@@ -5,6 +5,7 @@ import HTTP1
 import Routing
 import Runtime
 import SluiceCore
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -150,17 +151,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertNil(plain.1["content-encoding"])
         XCTAssertTrue(plain.1["content-type"]!.hasPrefix("text/plain; version=0.0.4"))
         // The system gunzip reads what we sent.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "gzip -dc"]
-        let inPipe = Pipe(), outPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardOutput = outPipe
-        try p.run()
-        inPipe.fileHandleForWriting.write(Data(body))
-        try inPipe.fileHandleForWriting.close()
-        let out = String(decoding: outPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let out = String(decoding: try systemGunzip(body), as: UTF8.self)
         XCTAssertTrue(out.contains("sluice_requests_total{route=\"predict\""), out)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,9 +27,5 @@ enum CLI {
 
     static func freePort() throws -> UInt16 { try freeLoopbackPort() }
 
-    static func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end { if cond() { return true }; usleep(20_000) }
-        return false
-    }
+    static func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool { waitUntil(seconds, cond) }
 }

@@ -1,5 +1,6 @@
 import Compression
 import Foundation
+import TestSupport
 import XCTest
 
 /// Smoke tests for the zlib system-library target.
@@ -30,18 +31,7 @@ final class GzipTests: XCTestCase {
     func testSystemGunzipReadsOurOutput() throws {
         let text = Array("hello from sluice\n".utf8)
         let gz = try GzipCompressor.compress(text)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "gzip -dc"]
-        let inPipe = Pipe(), outPipe = Pipe()
-        p.standardInput = inPipe
-        p.standardOutput = outPipe
-        try p.run()
-        inPipe.fileHandleForWriting.write(Data(gz))
-        try inPipe.fileHandleForWriting.close()
-        let result = outPipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(Array(result), text)
+        XCTAssertEqual(try systemGunzip(gz), text)
     }
 
     func testTruncatedInputIsAnError() throws {

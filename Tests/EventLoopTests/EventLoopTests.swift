@@ -1,6 +1,7 @@
 import EventLoop
 import SluiceCore
 import Synchronization
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import EventLoop
 import SluiceCore
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -103,12 +104,3 @@ final class ManyClients: LoopHandler {
     func closeAll() { for c in clients { Sys.close(c.fd) } }
 }
 
-/// Polls `condition` until it holds or `seconds` pass.
-func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Double(DispatchTime.now().uptimeNanoseconds) / 1e9 + seconds
-    while Double(DispatchTime.now().uptimeNanoseconds) / 1e9 < deadline {
-        if condition() { return true }
-        usleep(2000)
-    }
-    return condition()
-}

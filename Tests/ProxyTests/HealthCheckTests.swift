@@ -2,6 +2,7 @@ import Config
 import Harness
 import Proxy
 import SluiceCore
+import TestSupport
 import XCTest
 
 /// Active health checks take a failing endpoint out of rotation and bring
@@ -26,10 +27,10 @@ final class HealthCheckTests: XCTestCase {
         func bodies(_ n: Int) throws -> [String] { try (0..<n).map { _ in try f.exchange(get("/v1/x")).text } }
         XCTAssertEqual(Set(try bodies(10)), ["a", "b"], "both endpoints serve while healthy")
         sick.withLock { $0 = true }
-        XCTAssertTrue(waitFor { f.server.snapshotHealth(cluster: 0, endpoint: 0) == false }, "never marked down")
+        XCTAssertTrue(waitUntil(5) { f.server.snapshotHealth(cluster: 0, endpoint: 0) == false }, "never marked down")
         XCTAssertEqual(Set(try bodies(10)), ["b"], "a down endpoint gets no traffic")
         sick.withLock { $0 = false }
-        XCTAssertTrue(waitFor { f.server.snapshotHealth(cluster: 0, endpoint: 0) == true }, "never came back")
+        XCTAssertTrue(waitUntil(5) { f.server.snapshotHealth(cluster: 0, endpoint: 0) == true }, "never came back")
         XCTAssertEqual(Set(try bodies(10)), ["a", "b"])
     }
 
@@ -41,15 +42,10 @@ final class HealthCheckTests: XCTestCase {
             $0.clusters[0].healthCheck = HealthCheckConfig(path: "/healthz", interval: 50, timeout: 500,
                                                            unhealthyThreshold: 1, healthyThreshold: 1)
         }
-        XCTAssertTrue(waitFor { f.server.snapshotHealth(cluster: 0, endpoint: 0) == false })
+        XCTAssertTrue(waitUntil(5) { f.server.snapshotHealth(cluster: 0, endpoint: 0) == false })
         let r = try f.exchange(get("/v1/x"))
         XCTAssertEqual(r.status, 503)
         XCTAssertEqual(r.text, "{\"error\":\"no_healthy_endpoint\"}\n")
     }
 
-    private func waitFor(_ seconds: Double = 5, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end { if cond() { return true }; usleep(20_000) }
-        return false
-    }
 }

@@ -1,20 +1,13 @@
 import Foundation
 import Harness
 import Proxy
+import TestSupport
 import XCTest
 
 /// Exchanges hold their snapshot unmanaged (retained once at start,
 /// released once at the end): every way an exchange ends must let it go
 /// exactly once, and one in flight must keep it alive.
 final class SnapshotLifetimeTests: XCTestCase {
-    private func waitFor(_ seconds: Double, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if cond() { return true }
-            usleep(10_000)
-        }
-        return cond()
-    }
 
     func testEveryWayAnExchangeEndsReleasesItsSnapshot() throws {
         let f = try ProxyFixture(backends: [("a", { req, res in
@@ -49,13 +42,13 @@ final class SnapshotLifetimeTests: XCTestCase {
         try s.write(get("/v1/x"))
         XCTAssertEqual(try Response(r.readResponse()).status, 200)
         s.close()
-        XCTAssertTrue(waitFor(5) { first == nil }, "the old snapshot was never released")
+        XCTAssertTrue(waitUntil(5) { first == nil }, "the old snapshot was never released")
         // Every write queue's segment ring went back to the pool: idle and
         // closed connections hold none.
-        XCTAssertTrue(waitFor(5) { f.onLoop { $0.pool.ringsOut } == 0 }, "write queue rings still out: \(f.onLoop { $0.pool.ringsOut } ?? -1)")
+        XCTAssertTrue(waitUntil(5) { f.onLoop { $0.pool.ringsOut } == 0 }, "write queue rings still out: \(f.onLoop { $0.pool.ringsOut } ?? -1)")
         // And every exchange left the exchange slab.
         let server = f.server
-        XCTAssertTrue(waitFor(5) { f.onLoop { _ in server.exchangesInProgress(worker: 0) } == 0 },
+        XCTAssertTrue(waitUntil(5) { f.onLoop { _ in server.exchangesInProgress(worker: 0) } == 0 },
                       "exchanges still in the slab: \(f.onLoop { _ in server.exchangesInProgress(worker: 0) } ?? -1)")
     }
 }

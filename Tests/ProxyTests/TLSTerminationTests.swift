@@ -30,7 +30,7 @@ final class TLSTerminationTests: XCTestCase {
         pki = nil
     }
 
-    private func curl(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    private func curl(_ args: [String]) throws -> ToolResult {
         try runTool("/usr/bin/curl", ["-sS", "--max-time", "20", "--cacert", pki.caCert] + args)
     }
 
@@ -195,12 +195,4 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertEqual(f.server.total { $0.tlsHandshakeErrors.load(ordering: .relaxed) }, 0)
     }
 
-    private func waitUntil(_ seconds: Double, _ cond: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if cond() { return true }
-            usleep(10_000)
-        }
-        return cond()
-    }
 }
