@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "SluiceCore"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
-        .testTarget(name: "CLITests", dependencies: ["Harness", "TestSupport", "TLS"]),
+        .testTarget(name: "CLITests", dependencies: ["Harness", "TestSupport", "TLS", "HTTP1"]),
         .testTarget(name: "AdminTests", dependencies: ["Runtime", "Admin", "Harness", "Config", "Routing", "HTTP1", "SluiceCore", "TestSupport",
                                                        "Telemetry", "Monitor", "Compression", "EventLoop"]),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "Harness", "Config", "Routing", "HTTP1", "EventLoop", "SluiceCore", "TLS", "Telemetry", "TestSupport"]),

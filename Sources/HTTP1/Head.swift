@@ -1,6 +1,6 @@
 /// One header field as offsets into the buffer the head was parsed from.
 /// The value excludes leading and trailing whitespace (RFC 9112 §5).
-public struct HeaderField: Equatable, Sendable {
+public struct HeaderField: Equatable, Sendable, BitwiseCopyable {
     public var nameStart: Int32
     public var nameCount: Int32
     public var valueStart: Int32
@@ -12,7 +12,7 @@ public struct HeaderField: Equatable, Sendable {
 
 /// Header names the codec itself acts on, recognised while parsing so no
 /// later stage has to compare names again.
-public enum KnownHeader: UInt8, Sendable {
+public enum KnownHeader: UInt8, Sendable, BitwiseCopyable {
     case other, host, contentLength, transferEncoding, connection, expect, upgrade
     case keepAlive, proxyConnection, te, trailer, proxyAuthorization, proxyAuthenticate
     /// Fields the proxy rewrites (recognised here so it never compares names).
@@ -123,11 +123,11 @@ public struct ConnectionOptions: OptionSet, Sendable {
 /// The fields every head has. Offsets are relative to the buffer passed to
 /// the parser (not to the head's start), so callers can use them directly.
 public struct HeadFields: Sendable {
-    /// Index fields in order of arrival. Capacity is kept across requests
-    /// (`removeAll(keepingCapacity:)`), so a warm parser does not allocate.
-    public var fields: ContiguousArray<HeaderField>
+    /// Index fields in order of arrival. Storage is kept across requests,
+    /// so a warm parser does not allocate.
+    public var fields: FieldTable<HeaderField>
     /// `KnownHeader` per field, same indices as `fields`.
-    public var kinds: ContiguousArray<KnownHeader>
+    public var kinds: FieldTable<KnownHeader>
     public var version: Version = .http11
     public var connection: ConnectionOptions = []
     /// Parsed `Content-Length` (-1 when absent).
@@ -145,15 +145,13 @@ public struct HeadFields: Sendable {
     public var headEnd = 0
 
     public init(capacity: Int = 32) {
-        fields = []
-        fields.reserveCapacity(capacity)
-        kinds = []
-        kinds.reserveCapacity(capacity)
+        fields = FieldTable(capacity: capacity)
+        kinds = FieldTable(capacity: capacity)
     }
 
     mutating func reset() {
-        fields.removeAll(keepingCapacity: true)
-        kinds.removeAll(keepingCapacity: true)
+        fields.reset()
+        kinds.reset()
         version = .http11
         connection = []
         contentLength = -1
