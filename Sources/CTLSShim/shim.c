@@ -224,14 +224,6 @@ int sl_tls_verify_host(SSL *ssl, const char *host) {
     return sl_tls_set_sni(ssl, host);
 }
 
-void sl_tls_alpn(SSL *ssl, char *out, int cap) {
-    const unsigned char *p = NULL;
-    unsigned int len = 0;
-    SSL_get0_alpn_selected(ssl, &p, &len);
-    if ((int)len >= cap) len = (unsigned)(cap - 1);
-    if (p && len) memcpy(out, p, len);
-    out[len] = 0;
-}
 
 unsigned long sl_tls_bytes_read(SSL *ssl) {
     BIO *b = SSL_get_rbio(ssl);

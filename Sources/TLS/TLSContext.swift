@@ -107,8 +107,6 @@ public final class TLSContext: @unchecked Sendable {
 /// Loaded whole or not at all, so a reload with a bad file keeps the old.
 public final class TLSServer: @unchecked Sendable {
     public let context: TLSContext
-    /// The SNI alternatives (also held by the default context's SNI table).
-    public let alternatives: [(names: [String], context: TLSContext)]
 
     public init(cert: String, key: String, alternatives alts: [(names: [String], cert: String, key: String)]) throws {
         context = try TLSContext(role: .server)
@@ -119,7 +117,8 @@ public final class TLSServer: @unchecked Sendable {
             try c.useCertificate(chainFile: a.cert, keyFile: a.key)
             loaded.append((a.names, c))
         }
-        alternatives = loaded
+        // The default context's SNI table holds its own reference to each
+        // alternative, so they live as long as any session made from it.
         if !loaded.isEmpty {
             var names: [String] = [], ctxs: [OpaquePointer?] = []
             for (ns, c) in loaded { for n in ns { names.append(n.lowercased()); ctxs.append(c.ctx) } }

@@ -69,6 +69,9 @@ public struct TLSSession: Equatable, @unchecked Sendable {
     /// stream for a complete one.
     public func free(graceful: Bool) { sl_tls_free(ssl, graceful ? 1 : 0) }
 
+    /// Whether the peer has sent any byte yet (a TCP probe sends none).
+    public var peerSentAnything: Bool { sl_tls_bytes_read(ssl) > 0 }
+
     /// OpenSSL holds input not handed out yet (a record read ahead).
     public var hasBufferedInput: Bool { sl_tls_has_pending(ssl) == 1 }
 
@@ -78,20 +81,6 @@ public struct TLSSession: Equatable, @unchecked Sendable {
         sl_tls_last_error(ssl, &buf, Int32(buf.count))
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
-
-    /// The negotiated protocol version, e.g. "TLSv1.3".
-    public var version: String { String(cString: SSL_get_version(ssl)) }
-    /// The ALPN protocol selected, "" when none.
-    public var alpn: String {
-        var buf = [CChar](repeating: 0, count: 32)
-        sl_tls_alpn(ssl, &buf, Int32(buf.count))
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-    /// Whether the peer has sent any byte yet (a TCP probe sends none).
-    public var peerSentAnything: Bool { sl_tls_bytes_read(ssl) > 0 }
-
-    /// Whether the handshake resumed an earlier session.
-    public var resumed: Bool { SSL_session_reused(ssl) == 1 }
 }
 
 func isIPLiteral(_ s: String) -> Bool {

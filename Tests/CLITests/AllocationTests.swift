@@ -41,15 +41,7 @@ final class AllocationTests: XCTestCase {
         """)
         let countFile = path + ".allocs"
         defer { unlink(path); unlink(countFile) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["run", "-c", path]
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = lib
-        env["SLUICE_ALLOC_COUNT_FILE"] = countFile
-        p.environment = env
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLI.startRun(path, binary: binary, environment: ["LD_PRELOAD": lib, "SLUICE_ALLOC_COUNT_FILE": countFile])
         defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
         XCTAssertTrue(CLI.waitFor { (try? BlockingSocket(connectTo: port)) != nil }, "sluice did not start listening")
 

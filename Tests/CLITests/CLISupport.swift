@@ -27,5 +27,20 @@ enum CLI {
 
     static func freePort() throws -> UInt16 { try freeLoopbackPort() }
 
+    /// Starts `sluice run -c path`; its stderr goes to `stderr` (discarded
+    /// when nil), `environment` adds to the test's. The caller stops it.
+    static func startRun(_ path: String, binary: String = CLI.binary, environment: [String: String] = [:],
+                         stderr: Pipe? = nil) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["run", "-c", path]
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let stderr { p.standardError = stderr } else { p.standardError = FileHandle.nullDevice }
+        try p.run()
+        return p
+    }
+
     static func waitFor(_ seconds: Double = 10, _ cond: () -> Bool) -> Bool { waitUntil(seconds, cond) }
 }

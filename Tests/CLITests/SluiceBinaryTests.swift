@@ -70,12 +70,8 @@ final class SluiceBinaryTests: XCTestCase {
         }
         let path = try tempFile(config(100, 0))
         defer { unlink(path) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["run", "-c", path]
         let err = Pipe()
-        p.standardError = err
-        try p.run()
+        let p = try CLI.startRun(path, binary: binary, stderr: err)
         defer { if p.isRunning { p.terminate() } }
         XCTAssertTrue(waitFor { (try? BlockingSocket(connectTo: port)) != nil }, "sluice did not start listening")
 
@@ -128,11 +124,7 @@ final class SluiceBinaryTests: XCTestCase {
           - { name: predict, prefix: /, active: v1, preview: v2, weights: { active: 90, preview: 10 } }
         """)
         defer { unlink(path) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["run", "-c", path]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLI.startRun(path, binary: binary)
         defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
         XCTAssertTrue(waitFor { (try? BlockingSocket(connectTo: adminPort)) != nil })
         let admin = ["--admin", "http://127.0.0.1:\(adminPort)"]

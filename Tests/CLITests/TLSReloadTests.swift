@@ -28,12 +28,8 @@ final class TLSReloadTests: XCTestCase {
               - { name: all, prefix: /, active: m }
             """)
         defer { unlink(path) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["run", "-c", path]
         let err = Pipe()
-        p.standardError = err
-        try p.run()
+        let p = try CLI.startRun(path, stderr: err)
         defer { if p.isRunning { p.terminate() } }
         XCTAssertTrue(CLI.waitFor { (try? BlockingSocket(connectTo: tlsPort)) != nil }, "no TLS listener")
 

@@ -1,4 +1,5 @@
 import Config
+import EventLoop
 import Foundation
 import Harness
 import Proxy
@@ -44,6 +45,12 @@ final class PythonTLSBackend {
                 self.wfile.flush()
                 if "clean" in self.path:
                     self.connection.unwrap()
+                self.close_connection = True
+                return
+            if self.path == "/junk":
+                # A response, then bytes past its end in a record of their own.
+                self.connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                self.connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\njunk!")
                 self.close_connection = True
                 return
             if self.path.startswith("/big?n="):
@@ -211,6 +218,44 @@ final class UpstreamTLSTests: XCTestCase {
         let bare = try runTool("/usr/bin/curl", ["-sS", "--max-time", "20", "-o", "/dev/null",
                                                  "http://127.0.0.1:\(f.port)/closedelim"])
         XCTAssertNotEqual(bare.status, 0, "a body cut by a bare TCP close was passed on as complete")
+    }
+
+    /// An upstream that accepts TCP and never answers the ClientHello: the
+    /// connect timeout (which covers the handshake) ends it as tls_failure.
+    func testStalledUpstreamHandshakeIsTLSFailure() throws {
+        let fd = try Sys.listen(SocketAddress("127.0.0.1:0")!, backlog: 16, reusePort: false)
+        defer { Sys.close(fd) }
+        let port = SocketAddress.local(of: fd)!.port
+        let f = try ProxyFixture(backends: [("unused", echoBackend)]) { cfg in
+            var c = ClusterConfig(name: "m", endpoints: ["127.0.0.1:\(port)"])
+            c.tls = UpstreamTLSConfig(caFile: self.pki.caCert)
+            cfg.clusters.append(c)
+            cfg.routes = [RouteConfig(name: "predict", prefix: "/", active: "m")]
+            cfg.timeouts.connect = 300
+        }
+        let r = try f.exchange(get("/x"))
+        XCTAssertEqual(r.status, 503)
+        XCTAssertEqual(r.text, "{\"error\":\"tls_failure\"}\n")
+        XCTAssertEqual(tlsFailures(f), 1)
+    }
+
+    /// Bytes an upstream sends past a response, read ahead by OpenSSL, keep
+    /// the connection out of the pool: the next request (not retryable) must
+    /// not take them for its response.
+    func testBytesPastTheResponseKeepTheConnectionOutOfThePool() throws {
+        let b = try backend("localhost")
+        let f = try proxy(b.address, UpstreamTLSConfig(caFile: pki.caCert))
+        for _ in 0..<5 {
+            let (s, r) = try f.connect()
+            defer { s.close() }
+            try s.write(get("/junk"))
+            XCTAssertEqual(try Response(r.readResponse()).text, "ok")
+            usleep(20_000)
+            try s.write("POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+            let second = try Response(r.readResponse())
+            XCTAssertEqual(second.status, 200, second.text)
+            XCTAssertEqual(second.text.count, 64, "not the backend's hash: \(second.text)")
+        }
     }
 
     /// Health checks of a TLS cluster speak TLS: a verifying probe keeps a

@@ -46,4 +46,25 @@ final class TLSContextTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("missing.crt"), "\(e)")
         }
     }
+
+    /// An encrypted private key is refused with an error naming it, never
+    /// prompted for (a prompt would block start-up or a reload).
+    func testEncryptedKeyIsRefusedNotPromptedFor() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tls-enc-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try makeCert(dir, "a")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["pkey", "-in", dir.appendingPathComponent("a.key").path, "-aes256", "-passout", "pass:secret",
+                       "-out", dir.appendingPathComponent("enc.key").path]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let ctx = try TLSContext(role: .server)
+        XCTAssertThrowsError(try ctx.useCertificate(chainFile: dir.appendingPathComponent("a.crt").path,
+                                                    keyFile: dir.appendingPathComponent("enc.key").path)) { e in
+            XCTAssertTrue("\(e)".contains("enc.key"), "\(e)")
+        }
+    }
 }

@@ -50,5 +50,3 @@ void sl_tls_last_error(SSL *ssl, char *out, int cap);
 int sl_tls_verify_host(SSL *ssl, const char *host);
 /// Bytes read from the socket so far (0: the peer sent nothing).
 unsigned long sl_tls_bytes_read(SSL *ssl);
-/// The negotiated ALPN protocol into out (empty when none).
-void sl_tls_alpn(SSL *ssl, char *out, int cap);
